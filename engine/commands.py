@@ -1,0 +1,129 @@
+"""Commands: what the app asks the engine to do with one instance.
+
+Each command is a frozen dataclass; ``now`` travels beside it into ``step``.
+Data carried by a command is plain JSON (dicts, lists, strings, numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Start a new instance with its initial data."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteTask:
+    """Someone completed an open task with a form's data (and, for an approval, an outcome)."""
+
+    task_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    by: str | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssignTask:
+    """The app resolved, claimed, delegated or reassigned a task: ``user`` now holds it."""
+
+    task_id: str
+    user: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FireTimer:
+    """A timer the engine scheduled has come due."""
+
+    timer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveMessage:
+    """A message for a ``receive`` node; ``correlation`` must match when given."""
+
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+    correlation: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResult:
+    """The answer to a ``CallHttp`` effect."""
+
+    request_id: str
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpFailed:
+    """A ``CallHttp`` that failed after all its retries."""
+
+    request_id: str
+    error: str
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TableResult:
+    """The outcome of a ``TableOperation`` effect."""
+
+    request_id: str
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubworkflowFinished:
+    """A child instance started by ``StartSubworkflow`` has ended."""
+
+    request_id: str
+    outcome: Literal["completed", "cancelled", "rejected"] = "completed"
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Cancel the whole instance."""
+
+    reason: str = ""
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateData:
+    """An admin's correction of the instance data (merged at the top level)."""
+
+    data: dict[str, Any]
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryIncident:
+    """Run the node that raised an incident again (after its cause was fixed)."""
+
+    incident_id: str
+    by: str | None = None
+
+
+Command = (
+    Start
+    | CompleteTask
+    | AssignTask
+    | FireTimer
+    | ReceiveMessage
+    | HttpResult
+    | HttpFailed
+    | TableResult
+    | SubworkflowFinished
+    | Cancel
+    | UpdateData
+    | RetryIncident
+)

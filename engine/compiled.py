@@ -1,0 +1,198 @@
+"""A definition prepared once for running: adjacency, parsed expressions, form validators.
+
+Published definitions are immutable, so the compiled form is cached on the
+definition object itself and every step of every instance reuses it. This is
+where the interpreter's speed comes from: no step re-parses an expression,
+rebuilds a schema validator or searches the edge list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import networkx as nx
+
+from engine.expressions import Expression, ExpressionError, compile_expression
+from engine.forms import FormValidator
+from engine.model import (
+    ApprovalNode,
+    Assignee,
+    DecisionNode,
+    Definition,
+    Edge,
+    HttpNode,
+    InclusiveNode,
+    ParallelNode,
+    ReceiveNode,
+    SetNode,
+    StartNode,
+    SubworkflowNode,
+    TableNode,
+    TimerNode,
+    UserTaskNode,
+)
+from engine.problems import DefinitionError, Problem
+
+_COMPARISON_PREFIXES = ("<=", ">=", "==", "!=", "<", ">", "in ", "not in ")
+
+
+def decision_cell_source(cell: str) -> str | None:
+    """The expression a decision-table cell stands for, or None for "any value".
+
+    ``-`` or blank matches anything; a cell starting with a comparison applies it to
+    the input (``> 100``); a cell that names ``value`` is a condition on it; anything
+    else is a value the input must equal (``"gold"``).
+    """
+    text = cell.strip()
+    if text in ("", "-"):
+        return None
+    if text.startswith(_COMPARISON_PREFIXES):
+        return f"value {text}"
+    try:
+        names = compile_expression(text).names
+    except ExpressionError:
+        return f"value == ({text})"
+    if "value" in names:
+        return text
+    return f"value == ({text})"
+
+
+class Compiled:
+    """Everything the interpreter looks up, computed once per definition."""
+
+    def __init__(self, definition: Definition) -> None:
+        self.definition = definition
+        self.nodes: dict[str, Any] = {}
+        problems: list[Problem] = []
+        for node in definition.nodes:
+            if node.id in self.nodes:
+                problems.append(
+                    Problem("duplicate_id", f"Two steps have the id {node.id}.", node=node.id)
+                )
+            self.nodes[node.id] = node
+        starts = [n.id for n in definition.nodes if isinstance(n, StartNode)]
+        if len(starts) != 1:
+            problems.append(
+                Problem("start_count", f"A workflow needs exactly one start, not {len(starts)}.")
+            )
+        self.start = starts[0] if starts else ""
+
+        self.out: dict[str, tuple[Edge, ...]] = dict.fromkeys(self.nodes, ())
+        self.incoming: dict[str, tuple[Edge, ...]] = dict.fromkeys(self.nodes, ())
+        self.boundary: dict[str, tuple[Edge, ...]] = dict.fromkeys(self.nodes, ())
+        for edge in definition.edges:
+            if edge.from_ not in self.nodes or edge.to not in self.nodes:
+                problems.append(
+                    Problem(
+                        "dangling_edge",
+                        f"Connection {edge.id} points at a missing step.",
+                        edge=edge.id,
+                    )
+                )
+                continue
+            if edge.on is None:
+                self.out[edge.from_] += (edge,)
+                self.incoming[edge.to] += (edge,)
+            else:
+                self.boundary[edge.from_] += (edge,)
+        self.exprs: dict[str, Expression] = {}
+        for source, node_id, edge_id in self._expression_sources():
+            try:
+                self.exprs[source] = compile_expression(source)
+            except ExpressionError as exc:
+                problems.append(
+                    Problem(
+                        "bad_expression", f"{exc.message} in {source!r}", node=node_id, edge=edge_id
+                    )
+                )
+        if problems:
+            raise DefinitionError(problems)
+
+        self.requests: dict[str, dict[str, Any]] = {
+            n.id: n.request.model_dump() for n in definition.nodes if isinstance(n, HttpNode)
+        }
+        self.specs: dict[int, dict[str, Any]] = {}
+        """Assignee specs as JSON, by ``id()`` of the spec object (owned by the definition)."""
+        self.forms: dict[str, FormValidator] = {}
+        for node in definition.nodes:
+            form = getattr(node, "form", None)
+            if form:
+                self.forms[node.id] = FormValidator(form)
+        self.joins: frozenset[str] = frozenset(
+            n
+            for n, node in self.nodes.items()
+            if isinstance(node, ParallelNode | InclusiveNode) and len(self.incoming[n]) > 1
+        )
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.nodes)
+        graph.add_edges_from(
+            (e.from_, e.to)
+            for e in definition.edges
+            if e.from_ in self.nodes and e.to in self.nodes
+        )
+        self.can_reach: dict[str, frozenset[str]] = {
+            j: frozenset(nx.ancestors(graph, j))
+            for j in self.joins
+            if isinstance(self.nodes[j], InclusiveNode)
+        }
+
+    def spec(self, spec: Assignee) -> dict[str, Any]:
+        """An assignee spec as JSON (shared: do not mutate)."""
+        found = self.specs.get(id(spec))
+        if found is None:
+            found = self.specs[id(spec)] = spec.model_dump(exclude_none=True)
+        return found
+
+    def expr(self, source: str) -> Expression:
+        found = self.exprs.get(source)
+        if found is None:
+            found = self.exprs[source] = compile_expression(source)
+        return found
+
+    def _expression_sources(self) -> Iterable[tuple[str, str | None, str | None]]:
+        for edge in self.definition.edges:
+            if edge.condition:
+                yield edge.condition, None, edge.id
+        for node in self.definition.nodes:
+            nid = node.id
+            if isinstance(node, UserTaskNode) and node.assignee.expr:
+                yield node.assignee.expr, nid, None
+            elif isinstance(node, ApprovalNode):
+                for a in node.approvers:
+                    if a.expr:
+                        yield a.expr, nid, None
+            elif isinstance(node, SetNode):
+                yield from ((src, nid, None) for src in node.assign.values())
+            elif isinstance(node, TableNode):
+                yield from ((src, nid, None) for src in (*node.key.values(), *node.values.values()))
+                if node.each:
+                    yield node.each, nid, None
+            elif isinstance(node, DecisionNode):
+                yield from ((src, nid, None) for src in node.inputs)
+                for rule in node.rules:
+                    for cell in rule.when:
+                        src = decision_cell_source(cell)
+                        if src is not None:
+                            yield src, nid, None
+            elif isinstance(node, TimerNode) and node.until:
+                yield node.until, nid, None
+            elif isinstance(node, ReceiveNode):
+                yield node.correlate, nid, None
+            elif isinstance(node, SubworkflowNode):
+                yield from ((src, nid, None) for src in node.input.values())
+                yield from ((src, nid, None) for src in node.output.values())
+
+
+def compile_definition(definition: Definition) -> Compiled:
+    """The compiled form of ``definition``, built on first use and kept on it.
+
+    Raises:
+        DefinitionError: when the definition cannot run at all (no single start,
+            a connection to a missing step, an expression that does not parse).
+    """
+    compiled = definition._compiled
+    if not isinstance(compiled, Compiled):
+        compiled = Compiled(definition)
+        definition._compiled = compiled
+    return compiled

@@ -1,0 +1,411 @@
+"""Plumbing of one step: the copy-on-write state, effects, tasks, timers, waits, incidents.
+
+See ``engine.interpreter`` for the design.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap, deque
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from engine.calendar import DEFAULT_CALENDARS, BusinessCalendar, add_duration
+from engine.compiled import Compiled
+from engine.effects import (
+    CancelTask,
+    CancelTimer,
+    CancelWait,
+    CreateTask,
+    Effect,
+    InstanceFinished,
+    RaiseIncident,
+    ScheduleTimer,
+)
+from engine.expressions import ExpressionError, MissingNameError
+from engine.model import (
+    ApprovalNode,
+    Assignee,
+    Sla,
+    UserTaskNode,
+)
+
+_CONTAINERS: Final = {
+    "tokens": dict,
+    "waits": dict,
+    "tasks": dict,
+    "timers": dict,
+    "joins": dict,
+    "done": dict,
+    "stages": list,
+    "path": list,
+    "decisions": list,
+    "incidents": dict,
+}
+
+Calendars = Mapping[str, BusinessCalendar | None]
+
+
+class Run:
+    """One step in progress: the copied state, the effects so far, the token work list."""
+
+    __slots__ = ("c", "cals", "effects", "max_moves", "now", "now_iso", "queue", "s", "touched")
+
+    def __init__(
+        self,
+        compiled: Compiled,
+        state: Mapping[str, Any],
+        now: datetime,
+        calendars: Calendars | None,
+        max_moves: int,
+    ) -> None:
+        self.c = compiled
+        self.max_moves = max_moves
+        self.s: dict[str, Any] = dict(state)
+        self.touched: set[str] = set()
+        self.now = now
+        self.now_iso = now.isoformat()
+        self.effects: list[Effect] = []
+        self.queue: deque[tuple[str, str, str | None]] = deque()
+        self.cals = calendars
+
+    def m(self, key: str) -> Any:
+        """The container ``key`` of the new state, copied on first change."""
+        if key not in self.touched:
+            self.s[key] = _CONTAINERS[key](self.s[key])
+            self.touched.add(key)
+        return self.s[key]
+
+    def new_id(self, prefix: str) -> str:
+        seq = self.s["seq"] + 1
+        self.s["seq"] = seq
+        return f"{prefix}{seq}"
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.s["data"]
+        return data
+
+    def merge(self, values: Mapping[str, Any], key: str | None = None) -> None:
+        if key:
+            self.s["data"] = {**self.s["data"], key: values}
+        elif values:
+            self.s["data"] = {**self.s["data"], **values}
+
+    def calendar(self, name: str | None) -> BusinessCalendar | None:
+        if name is None:
+            return None
+        for table in (self.cals, DEFAULT_CALENDARS):
+            if table is not None and name in table:
+                return table[name]
+        raise Incident(
+            "unknown_calendar", f"there is no business calendar named {name!r}", {"calendar": name}
+        )
+
+    def at(self, duration: str, calendar: str | None = None) -> datetime:
+        try:
+            return add_duration(self.now, duration, self.calendar(calendar))
+        except ValueError as exc:
+            raise Incident("bad_duration", str(exc), {"duration": duration}) from None
+
+    def eval(self, source: str, extra: Mapping[str, Any] | None = None) -> Any:
+        names: Mapping[str, Any] = self.data if extra is None else ChainMap(dict(extra), self.data)
+        try:
+            return self.c.expr(source).evaluate(names, now=self.now)
+        except MissingNameError as exc:
+            raise Incident(
+                "missing_data",
+                f"{exc.message} (in {source!r})",
+                {"expression": source, "missing": exc.name},
+            ) from None
+        except ExpressionError as exc:
+            raise Incident(
+                "expression_failed", f"{exc.message} (in {source!r})", {"expression": source}
+            ) from None
+
+    def inputs(self, *sources: str) -> dict[str, Any]:
+        """The data values that expressions read, recorded to explain a decision."""
+        seen: dict[str, Any] = {}
+        for source in sources:
+            for name in self.c.expr(source).names:
+                if name in self.data:
+                    seen[name] = self.data[name]
+        return seen
+
+    def explain(self, record: dict[str, Any]) -> None:
+        record["at"] = self.now_iso
+        self.m("decisions").append(record)
+
+    def emit(self, effect: Effect) -> None:
+        self.effects.append(effect)
+
+    def schedule(
+        self,
+        timer_id: str,
+        at: datetime,
+        purpose: str,
+        node_id: str,
+        *,
+        task: str | None = None,
+        wait: str | None = None,
+        edge: str | None = None,
+        level: int = 0,
+    ) -> str:
+        self.m("timers")[timer_id] = {
+            "purpose": purpose,
+            "node": node_id,
+            "at": at.isoformat(),
+            "task": task,
+            "wait": wait,
+            "edge": edge,
+            "level": level,
+        }
+        self.emit(
+            ScheduleTimer(timer_id=timer_id, at=at, purpose=purpose, node=node_id, task_id=task)
+        )
+        return timer_id
+
+    def wait(self, token: str, node_id: str, wait_id: str, record: dict[str, Any]) -> None:
+        """Park a token at a waiting node, with its boundary timeouts."""
+        record["node"] = node_id
+        record["token"] = token
+        timers: list[str] = []
+        for edge in self.c.boundary[node_id]:
+            if edge.on == "timeout" and edge.after is not None:
+                timers.append(
+                    self.schedule(
+                        f"{wait_id}/{edge.id}",
+                        self.at(edge.after),
+                        "boundary",
+                        node_id,
+                        wait=wait_id,
+                        edge=edge.id,
+                    )
+                )
+        record["timers"] = timers
+        self.m("waits")[wait_id] = record
+        self.m("tokens")[token] = {"node": node_id, "wait": wait_id}
+
+    def end_wait(self, wait_id: str, *, cancel: bool, reason: str = "") -> None:
+        """A wait is over: drop it, its timers, and (when cancelled) its open tasks."""
+        wait = self.m("waits").pop(wait_id)
+        for timer_id in wait["timers"]:
+            self._cancel_timer(timer_id)
+        if wait["kind"] == "timer":
+            self._cancel_timer(wait_id)
+        if cancel:
+            for task_id in wait.get("tasks", ()):
+                task = self.s["tasks"][task_id]
+                if task["status"] == "open":
+                    self.m("tasks")[task_id] = {
+                        **task,
+                        "status": "cancelled",
+                        "cancelled_at": self.now_iso,
+                    }
+                    self._cancel_task_timers(task_id)
+                    self.emit(CancelTask(task_id=task_id, reason=reason))
+            if wait["kind"] in ("message", "http", "table", "subworkflow"):
+                self.emit(CancelWait(wait_id=wait_id))
+
+    def _cancel_timer(self, timer_id: str) -> None:
+        if timer_id in self.s["timers"]:
+            del self.m("timers")[timer_id]
+            self.emit(CancelTimer(timer_id=timer_id))
+
+    def _cancel_task_timers(self, task_id: str) -> None:
+        for timer_id in self.s["tasks"][task_id]["timers"]:
+            self._cancel_timer(timer_id)
+
+    def incident(
+        self,
+        token: str,
+        node_id: str,
+        code: str,
+        message: str,
+        details: dict[str, Any],
+        *,
+        join: bool = False,
+        also: list[str] | None = None,
+    ) -> None:
+        """Stop ``token`` (and the ``also`` tokens) at a node until someone retries it."""
+        incident_id = self.new_id("inc")
+        self.m("incidents")[incident_id] = {
+            "node": node_id,
+            "token": token,
+            "code": code,
+            "message": message,
+            "details": details,
+            "status": "open",
+            "at": self.now_iso,
+            "join": join,
+            "also": also or [],
+        }
+        tokens = self.m("tokens")
+        for stopped in (token, *(also or ())):
+            if stopped in tokens:
+                tokens[stopped] = {"node": tokens[stopped]["node"], "wait": "incident"}
+        self.emit(
+            RaiseIncident(
+                incident_id=incident_id, node=node_id, code=code, message=message, details=details
+            )
+        )
+
+    def finish(self, outcome: str, *, reason: str = "") -> None:
+        """End the whole instance: cancel every open task, timer and wait."""
+        for wait_id in list(self.s["waits"]):
+            self.end_wait(wait_id, cancel=True, reason=reason)
+        for timer_id in list(self.s["timers"]):
+            self._cancel_timer(timer_id)
+        if self.s["tokens"]:
+            self.s["tokens"] = {}
+        if self.s["joins"]:
+            self.s["joins"] = {}
+        for incident_id, incident in self.s["incidents"].items():
+            if incident["status"] == "open":
+                self.m("incidents")[incident_id] = {**incident, "status": "closed"}
+        self.queue.clear()
+        if outcome == "completed":
+            outcome = self.s.pop("outcome_hint", None) or "completed"
+        self.s.pop("outcome_hint", None)
+        self.s["status"] = outcome
+        self.s["finished_at"] = self.now_iso
+        self.emit(InstanceFinished(outcome=outcome))
+
+    def create_task(
+        self,
+        node: UserTaskNode | ApprovalNode,
+        spec: Assignee,
+        wait_id: str,
+        sla: Sla | None,
+        priority: int,
+    ) -> str:
+        task_id = self.new_id("task")
+        users: tuple[str, ...] = ()
+        exclude: tuple[str, ...] = ()
+        fallback: dict[str, Any] | None = None
+        assignee = self.c.spec(spec)
+        if spec.expr is not None:
+            value = self.eval(spec.expr)
+            found = (
+                [value] if isinstance(value, str) else value if isinstance(value, list) else None
+            )
+            if not found or not all(isinstance(u, str) for u in found):
+                raise Incident(
+                    "bad_assignee",
+                    f"{spec.expr!r} gave {value!r}, not a user name or a list of them",
+                    {"expression": spec.expr, "value": value},
+                )
+            users = tuple(dict.fromkeys(found))
+            self.explain(
+                {
+                    "node": node.id,
+                    "kind": "assignee",
+                    "expression": spec.expr,
+                    "inputs": self.inputs(spec.expr),
+                    "users": list(users),
+                }
+            )
+        elif spec.user is not None:
+            users = (spec.user,)
+        elif spec.same_as is not None:
+            other = self.c.nodes.get(spec.same_as)
+            fallback = _spec_of(self.c, other)
+            familiar = self.s["done"].get(spec.same_as)
+            if familiar is not None:
+                users = (familiar,)
+        if spec.not_same_as is not None:
+            excluded = self.s["done"].get(spec.not_same_as)
+            if excluded is not None:
+                exclude = (excluded,)
+            if (
+                spec.role is None
+                and spec.user is None
+                and spec.expr is None
+                and spec.same_as is None
+            ):
+                fallback = _spec_of(self.c, self.c.nodes.get(spec.not_same_as))
+        due: datetime | None = None
+        timers: list[str] = []
+        if sla is not None:
+            due = self.at(sla.due, sla.calendar)
+            timers.append(self.schedule(f"{task_id}/due", due, "sla_due", node.id, task=task_id))
+            for i, remind in enumerate(sla.remind):
+                at = self.at(remind, sla.calendar)
+                timers.append(
+                    self.schedule(
+                        f"{task_id}/remind{i + 1}", at, "sla_remind", node.id, task=task_id, level=i
+                    )
+                )
+            for i, level in enumerate(sla.escalate):
+                at = self.at(level.after, sla.calendar)
+                timers.append(
+                    self.schedule(
+                        f"{task_id}/escalate{i + 1}",
+                        at,
+                        "sla_escalate",
+                        node.id,
+                        task=task_id,
+                        level=i,
+                    )
+                )
+        self.m("tasks")[task_id] = {
+            "node": node.id,
+            "wait": wait_id,
+            "status": "open",
+            "assignee": users[0] if len(users) == 1 else None,
+            "created_at": self.now_iso,
+            "due": due.isoformat() if due else None,
+            "priority": priority,
+            "timers": timers,
+        }
+        self.emit(
+            CreateTask(
+                task_id=task_id,
+                node=node.id,
+                name=node.name or node.id,
+                assignee=assignee,
+                users=users,
+                exclude=exclude,
+                fallback=fallback,
+                form=node.form,
+                instructions=node.instructions,
+                due=due,
+                priority=priority,
+                approval=wait_id if isinstance(node, ApprovalNode) else None,
+                outcomes=tuple(node.outcomes) if isinstance(node, ApprovalNode) else (),
+            )
+        )
+        return task_id
+
+
+class Incident(Exception):
+    """Raised inside a node's work; the token stops there with an incident."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def _spec_of(compiled: Compiled, node: Any) -> dict[str, Any] | None:
+    if isinstance(node, UserTaskNode):
+        return compiled.spec(node.assignee)
+    if isinstance(node, ApprovalNode) and node.approvers:
+        return compiled.spec(node.approvers[0])
+    return None
+
+
+def as_datetime(value: Any, source: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise Incident(
+                "not_a_time", f"{source!r} gave {value!r}, not a date and time", {}
+            ) from None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise Incident(
+            "not_a_time", f"{source!r} did not give a date and time with a time zone", {}
+        )
+    return value

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.cli import DEMO_ORDER, main
+from designer.templates import TEMPLATES_DIR
+
+ORDER_TEMPLATE = TEMPLATES_DIR / "order-management.json"
+
+
+def test_validate_accepts_the_order_template(capsys: pytest.CaptureFixture[str]):
+    assert main(["validate", str(ORDER_TEMPLATE)]) == 0
+    assert capsys.readouterr().out.startswith("OK")
+
+
+def test_validate_lists_each_problem_at_its_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    broken = json.loads(ORDER_TEMPLATE.read_text())
+    broken["edges"].append({"id": "dangling", "from": "pick", "to": "nowhere"})
+    broken["nodes"].append(
+        {"id": "orphan", "type": "user_task", "name": "Orphan", "assignee": {"role": "x"}}
+    )
+    broken["edges"].append({"id": "orphan-out", "from": "orphan", "to": "done"})
+    for edge in broken["edges"]:
+        if edge["id"] == "e16":
+            edge["condition"] = "stock_check.route =="
+        if edge["id"] == "e3":
+            edge.pop("default")
+            edge["condition"] = "total < 500"
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "dangling" in out
+    assert "node orphan" in out
+    assert "e16" in out
+    assert "node check_review" in out
+
+
+def test_validate_reports_unreadable_files(tmp_path: Path):
+    path = tmp_path / "bad.json"
+    path.write_text("{nope")
+    with pytest.raises(SystemExit, match="not valid JSON"):
+        main(["validate", str(path)])
+
+
+def test_simulate_prints_path_stages_and_effects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    data = tmp_path / "order.json"
+    data.write_text(json.dumps(DEMO_ORDER))
+    assert (
+        main(
+            [
+                "simulate",
+                str(ORDER_TEMPLATE),
+                "--data",
+                str(data),
+                "--start",
+                "2026-03-02T09:00:00+00:00",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    stages = out.split("Stages:")[1].split("Effects:")[0]
+    assert [line.split()[-1] for line in stages.strip().splitlines()][-1] == "Delivered"
+    assert "Pick items  (pick)" in out
+    assert "send_notification" in out
+    assert out.rstrip().endswith("Status: completed")
+
+
+def test_run_drives_the_order_template_headless(capsys: pytest.CaptureFixture[str]):
+    assert main(["run"]) == 0
+    assert "Status: completed" in capsys.readouterr().out
