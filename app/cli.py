@@ -10,11 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.validation import has_errors
-
 from designer import Scenario, simulate
 from designer.templates import TEMPLATES_DIR
-from engine import DefinitionError, parse_definition, validate
+from engine import DefinitionError, has_errors, parse_definition, validate
 
 DEMO_ORDER: dict[str, Any] = {
     "order_id": "A-1001",
