@@ -84,7 +84,7 @@ class Flow(Run):
 
     def enter(self, token: str, node_id: str, edge_id: str | None) -> None:
         node = self.c.nodes[node_id]
-        self.m("path").append(
+        self.s["path"].append(
             {"node": node_id, "token": token, "edge": edge_id, "at": self.now_iso}
         )
         if node.stage is not None and node.stage != self.s["stage"]:
@@ -111,7 +111,7 @@ class Flow(Run):
         self.leave(token, node.id)
 
     def _end(self, token: str, node: EndNode, edge_id: str | None) -> None:
-        del self.m("tokens")[token]
+        del self.s["tokens"][token]
         if node.terminates:
             self.finish(node.outcome, reason=f"reached {node.name or node.id}")
         else:
@@ -223,7 +223,7 @@ class Flow(Run):
             self.move(token, edges[0])
             return
         if not edges:
-            del self.m("tokens")[token]
+            del self.s["tokens"][token]
             return
         chosen: list[Edge] = []
         evaluated: list[dict[str, Any]] = []
@@ -262,16 +262,16 @@ class Flow(Run):
 
     def split(self, token: str, node_id: str, edges: tuple[Edge, ...] | list[Edge]) -> None:
         if not edges:
-            del self.m("tokens")[token]
+            del self.s["tokens"][token]
             return
         self.move(token, edges[0])
         for edge in edges[1:]:
             branch = self.new_id("tok")
-            self.m("tokens")[branch] = {"node": node_id, "wait": None}
+            self.s["tokens"][branch] = {"node": node_id, "wait": None}
             self.move(branch, edge)
 
     def move(self, token: str, edge: Edge) -> None:
-        self.m("tokens")[token] = {"node": edge.to, "wait": None}
+        self.s["tokens"][token] = {"node": edge.to, "wait": None}
         self.queue.append((token, edge.to, edge.id))
 
     def choose_exclusive(self, token: str, node: ExclusiveNode) -> None:
@@ -349,7 +349,7 @@ class Flow(Run):
         joins = self.m("joins")
         arrived: dict[str, list[str]] = {k: list(v) for k, v in joins.get(node_id, {}).items()}
         arrived.setdefault(edge_id or "", []).append(token)
-        self.m("tokens")[token] = {"node": node_id, "wait": "join"}
+        self.s["tokens"][token] = {"node": node_id, "wait": "join"}
         if parallel:
             incoming = self.c.incoming[node_id]
             if all(arrived.get(e.id) for e in incoming):
@@ -361,7 +361,7 @@ class Flow(Run):
         return False
 
     def _merge_tokens(self, consumed: list[str], survivor: str) -> None:
-        tokens = self.m("tokens")
+        tokens = self.s["tokens"]
         for t in consumed:
             if t != survivor:
                 del tokens[t]
@@ -398,7 +398,7 @@ class Flow(Run):
         self._merge_tokens(
             [t for ts in arrived.values() for t in ts if t in self.s["tokens"]], token
         )
-        self.m("tokens")[token] = {"node": join_id, "wait": None}
+        self.s["tokens"][token] = {"node": join_id, "wait": None}
         edges = self.c.out[join_id]
         if isinstance(self.c.nodes[join_id], InclusiveNode):
             edges = tuple(self.choose_inclusive(join_id))

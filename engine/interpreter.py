@@ -94,7 +94,7 @@ def step(
     if isinstance(command, Start):
         if state is not None and state.get("status") is not None:
             raise CommandError("already_started", "this instance has already started")
-        run = _Step(compiled, new_state(), now, calendars, max_moves)
+        run = _Step(compiled, new_state(), now, calendars, max_moves, fresh=True)
         run.start(command)
     else:
         if state is None:
@@ -125,7 +125,7 @@ class _Step(Flow):
         self.s["started_by"] = command.by
         self.merge(command.data)
         token = self.new_id("tok")
-        self.m("tokens")[token] = {"node": self.c.start, "wait": None}
+        self.s["tokens"][token] = {"node": self.c.start, "wait": None}
         self.queue.append((token, self.c.start, None))
 
     def apply(self, command: Command) -> None:
@@ -138,7 +138,7 @@ class _Step(Flow):
                 self.complete_task(command)
             case AssignTask():
                 task = self._task(command.task_id)
-                self.m("tasks")[command.task_id] = {**task, "assignee": command.user}
+                self.s["tasks"][command.task_id] = {**task, "assignee": command.user}
             case FireTimer():
                 self.fire_timer(command.timer_id)
             case ReceiveMessage():
@@ -183,7 +183,7 @@ class _Step(Flow):
                     "invalid_outcome",
                     f"choose one of {', '.join(node.outcomes)} to complete this approval",
                 )
-            self.m("tasks")[command.task_id] = {
+            self.s["tasks"][command.task_id] = {
                 **task,
                 "status": "completed",
                 "completed_by": by,
@@ -195,7 +195,7 @@ class _Step(Flow):
             return
         if command.outcome is not None:
             raise CommandError("invalid_outcome", "only approvals have outcomes")
-        self.m("tasks")[command.task_id] = {
+        self.s["tasks"][command.task_id] = {
             **task,
             "status": "completed",
             "completed_by": by,
@@ -218,7 +218,7 @@ class _Step(Flow):
             *wait["votes"],
             {"task": task_id, "by": by, "outcome": outcome, "data": dict(data)},
         ]
-        self.m("waits")[wait_id] = {**wait, "votes": votes}
+        self.s["waits"][wait_id] = {**wait, "votes": votes}
         voters: dict[str, str] = {}
         for v in votes:  # the same person voting twice counts once: their first vote
             voters.setdefault(v["by"] or v["task"], v["outcome"])
@@ -265,7 +265,7 @@ class _Step(Flow):
         timer = self.s["timers"].get(timer_id)
         if timer is None:
             return  # already cancelled or fired: a timer fires at most once
-        del self.m("timers")[timer_id]
+        del self.s["timers"][timer_id]
         purpose = timer["purpose"]
         if purpose.startswith("sla_"):
             task_id = timer["task"]
@@ -273,7 +273,7 @@ class _Step(Flow):
             if task is None or task["status"] != "open":
                 return
             if purpose == "sla_due":
-                self.m("tasks")[task_id] = {**task, "overdue": True}
+                self.s["tasks"][task_id] = {**task, "overdue": True}
                 self.emit(SlaEvent(task_id=task_id, event="due"))
             elif purpose == "sla_remind":
                 self.emit(SlaEvent(task_id=task_id, event="remind", level=timer["level"]))
@@ -296,7 +296,7 @@ class _Step(Flow):
                         if level.priority is not None
                         else task.get("priority", 0) + 1
                     )
-                    self.m("tasks")[task_id] = {**self.s["tasks"][task_id], "priority": priority}
+                    self.s["tasks"][task_id] = {**self.s["tasks"][task_id], "priority": priority}
             return
         wait_id = timer["wait"]
         wait = self.s["waits"].get(wait_id)
@@ -321,7 +321,7 @@ class _Step(Flow):
             self.move(wait["token"], edge)
         else:
             token = self.new_id("tok")
-            self.m("tokens")[token] = {"node": wait["node"], "wait": None}
+            self.s["tokens"][token] = {"node": wait["node"], "wait": None}
             self.move(token, edge)
 
     def receive(self, command: ReceiveMessage) -> None:
@@ -432,7 +432,7 @@ class _Step(Flow):
         }
         self.emit(ResolveIncident(incident_id=incident_id))
         token = incident["token"]
-        tokens = self.m("tokens")
+        tokens = self.s["tokens"]
         if token not in tokens:
             return
         if incident["join"]:

@@ -43,6 +43,8 @@ _CONTAINERS: Final = {
     "incidents": dict,
 }
 
+_EAGER: Final = ("tokens", "waits", "tasks", "timers", "path")
+
 Calendars = Mapping[str, BusinessCalendar | None]
 
 
@@ -58,11 +60,21 @@ class Run:
         now: datetime,
         calendars: Calendars | None,
         max_moves: int,
+        *,
+        fresh: bool = False,
     ) -> None:
         self.c = compiled
         self.max_moves = max_moves
-        self.s: dict[str, Any] = dict(state)
-        self.touched: set[str] = set()
+        s = self.s = dict(state)
+        if fresh:
+            self.touched: set[str] = set(_CONTAINERS)
+        else:
+            # Nearly every step changes these, so they are copied up front rather than on
+            # first change (which costs a call per access on the hottest paths).
+            s["tokens"], s["waits"] = dict(s["tokens"]), dict(s["waits"])
+            s["tasks"], s["timers"] = dict(s["tasks"]), dict(s["timers"])
+            s["path"] = list(s["path"])
+            self.touched = set(_EAGER)
         self.now = now
         self.now_iso = now.isoformat()
         self.effects: list[Effect] = []
@@ -151,7 +163,7 @@ class Run:
         edge: str | None = None,
         level: int = 0,
     ) -> str:
-        self.m("timers")[timer_id] = {
+        self.s["timers"][timer_id] = {
             "purpose": purpose,
             "node": node_id,
             "at": at.isoformat(),
@@ -183,12 +195,12 @@ class Run:
                     )
                 )
         record["timers"] = timers
-        self.m("waits")[wait_id] = record
-        self.m("tokens")[token] = {"node": node_id, "wait": wait_id}
+        self.s["waits"][wait_id] = record
+        self.s["tokens"][token] = {"node": node_id, "wait": wait_id}
 
     def end_wait(self, wait_id: str, *, cancel: bool, reason: str = "") -> None:
         """A wait is over: drop it, its timers, and (when cancelled) its open tasks."""
-        wait = self.m("waits").pop(wait_id)
+        wait = self.s["waits"].pop(wait_id)
         for timer_id in wait["timers"]:
             self._cancel_timer(timer_id)
         if wait["kind"] == "timer":
@@ -197,7 +209,7 @@ class Run:
             for task_id in wait.get("tasks", ()):
                 task = self.s["tasks"][task_id]
                 if task["status"] == "open":
-                    self.m("tasks")[task_id] = {
+                    self.s["tasks"][task_id] = {
                         **task,
                         "status": "cancelled",
                         "cancelled_at": self.now_iso,
@@ -209,7 +221,7 @@ class Run:
 
     def _cancel_timer(self, timer_id: str) -> None:
         if timer_id in self.s["timers"]:
-            del self.m("timers")[timer_id]
+            del self.s["timers"][timer_id]
             self.emit(CancelTimer(timer_id=timer_id))
 
     def _cancel_task_timers(self, task_id: str) -> None:
@@ -240,7 +252,7 @@ class Run:
             "join": join,
             "also": also or [],
         }
-        tokens = self.m("tokens")
+        tokens = self.s["tokens"]
         for stopped in (token, *(also or ())):
             if stopped in tokens:
                 tokens[stopped] = {"node": tokens[stopped]["node"], "wait": "incident"}
@@ -348,7 +360,7 @@ class Run:
                         level=i,
                     )
                 )
-        self.m("tasks")[task_id] = {
+        self.s["tasks"][task_id] = {
             "node": node.id,
             "wait": wait_id,
             "status": "open",
