@@ -1,0 +1,97 @@
+"""The FastAPI application. Nothing is built at import time: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from app import errors
+from app.db.engine import make_engine, make_sessionmaker
+from app.db.migrate import upgrade
+from app.services.runner import DefinitionCache
+from app.settings import Settings
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Stepwise",
+        version="0.1.0",
+        description="A no-code workflow designer and engine. Errors are JSON: "
+        '`{"error": {"code", "message", "details"}}`.',
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.definitions = DefinitionCache()
+    if migrate:
+        upgrade(engine)
+    if settings.seed_demo:
+        from app.seed import seed
+
+        app.state.first_start = seed(app.state.sessionmaker, settings)
+    errors.install(app)
+    _middleware(app, settings)
+
+    from app.routes import auth, instances, messages, tasks, workflows
+
+    for module in (auth, workflows, instances, tasks, messages):
+        app.include_router(module.router)
+    for optional in ("documents", "tables", "admin"):
+        try:
+            module = __import__(f"app.routes.{optional}", fromlist=["router"])
+        except ModuleNotFoundError:
+            continue
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _middleware(app: FastAPI, settings: Settings) -> None:
+    @app.middleware("http")
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        limit = (
+            settings.max_upload_bytes
+            if "/documents" in request.url.path
+            else settings.max_json_bytes
+        )
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return JSONResponse(
+                errors.body("too_large", f"the request body is over the limit of {limit} bytes"),
+                status_code=413,
+            )
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if response.headers.get("content-type", "").startswith(
+            "text/html"
+        ) and request.url.path not in (
+            "/docs",
+            "/redoc",
+        ):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+        return response

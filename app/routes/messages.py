@@ -1,0 +1,64 @@
+"""Messages from outside, matched to the instance waiting for them (e.g. a carrier's delivery)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from app.db.models import MessageWait
+from app.deps import CurrentUser, SessionDep
+from app.errors import ApiError
+from app.routes.instances import cache
+from app.schemas import ERRORS, MessageIn, MessageOut
+from app.services import runner
+from app.services.runner import audit, correlation_key, lock_instance
+from engine import ReceiveMessage
+
+router = APIRouter(prefix="/api", tags=["messages"], responses=ERRORS)
+
+
+@router.post("/messages", response_model=MessageOut)
+def deliver(body: MessageIn, request: Request, session: SessionDep, me: CurrentUser) -> MessageOut:
+    """Deliver a message: 404 when nothing waits for it, 409 when two instances do (it goes to none)."""
+    key = correlation_key(body.correlation)
+    waits = list(
+        session.scalars(
+            select(MessageWait).where(
+                MessageWait.message == body.message, MessageWait.correlation == key
+            )
+        )
+    )
+    instances = {w.instance_id for w in waits}
+    if not instances:
+        raise ApiError(
+            404, "no_waiting_instance", f"no instance waits for {body.message!r} with {key!r}"
+        )
+    if len(instances) > 1:
+        raise ApiError(
+            409,
+            "ambiguous_message",
+            f"{len(instances)} instances wait for {body.message!r} with {key!r}",
+        )
+    instance = lock_instance(session, waits[0].instance_id)
+    now = datetime.now(UTC)
+    command = ReceiveMessage(body.message, body.data, correlation=body.correlation)
+    runner.run_command(
+        session,
+        cache=cache(request),
+        instance=instance,
+        command=command,
+        actor=me.username,
+        now=now,
+    )
+    audit(
+        session,
+        "message.received",
+        actor=me.username,
+        instance_id=instance.id,
+        now=now,
+        message=body.message,
+    )
+    session.commit()
+    return MessageOut(instance_id=instance.id, status=instance.status, stage=instance.stage)

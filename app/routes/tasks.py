@@ -1,0 +1,351 @@
+"""The inbox: tasks for me and my roles; claim, unclaim, complete, delegate, reassign, comments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.db.models import Comment, Instance, Task, User
+from app.deps import CurrentUser, Principal, SessionDep, roles_of
+from app.errors import ApiError, forbidden, not_found
+from app.routes.instances import cache, task_out
+from app.schemas import (
+    ERRORS,
+    CommentIn,
+    CommentOut,
+    CompleteIn,
+    DelegateIn,
+    Page,
+    ReassignIn,
+    TaskDetail,
+    TaskOut,
+)
+from app.services import runner
+from app.services.access import can_take, offered_to, task_visible
+from app.services.runner import audit, lock_instance, set_candidates
+from engine import AssignTask, CompleteTask
+
+router = APIRouter(prefix="/api", tags=["tasks"], responses=ERRORS)
+
+
+@router.get("/tasks", response_model=Page[TaskOut])
+def inbox(
+    session: SessionDep,
+    me: CurrentUser,
+    scope: Annotated[str, Query(pattern="^(inbox|mine|roles|delegated|done|all)$")] = "inbox",
+    status: Annotated[str | None, Query(pattern="^(open|completed|cancelled)$")] = None,
+    workflow: str | None = None,
+    overdue: bool | None = None,
+    instance: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[TaskOut]:
+    """``inbox``: mine and my roles' pool; ``mine``; ``roles``: the pool; ``delegated``: by me;
+    ``done``: completed by me; ``all``: everything I may see. Overdue first, then by due time."""
+    query = select(Task)
+    mine = Task.assignee == me.username
+    if scope == "inbox":
+        query = query.where(or_(mine, offered_to(me)))
+        status = status or "open"
+    elif scope == "mine":
+        query = query.where(mine)
+    elif scope == "roles":
+        query = query.where(offered_to(me))
+    elif scope == "delegated":
+        query = query.where(Task.delegated_from == me.username)
+    elif scope == "done":
+        query = query.where(Task.completed_by == me.username)
+    else:
+        query = query.where(task_visible(me))
+    if status:
+        query = query.where(Task.status == status)
+    if workflow:
+        query = query.where(Task.workflow_key == workflow)
+    if overdue is not None:
+        query = query.where(Task.overdue.is_(overdue))
+    if instance:
+        query = query.where(Task.instance_id == instance)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = query.order_by(
+        Task.overdue.desc(),
+        Task.priority.desc(),
+        Task.due_at.is_(None),
+        Task.due_at,
+        Task.created_at,
+    )
+    rows = session.scalars(query.offset(offset).limit(limit))
+    return Page(items=[task_out(t) for t in rows], total=total, offset=offset, limit=limit)
+
+
+def _visible(session: Session, me: Principal, task_id: str) -> Task:
+    task = session.scalar(select(Task).where(Task.id == task_id, task_visible(me)))
+    if task is None:
+        raise not_found("task", task_id)
+    return task
+
+
+@router.get("/tasks/{task_id}", response_model=TaskDetail)
+def get_task(task_id: str, session: SessionDep, me: CurrentUser) -> TaskDetail:
+    task = _visible(session, me, task_id)
+    instance = session.get(Instance, task.instance_id)
+    if instance is None:
+        raise not_found("instance", task.instance_id)
+    return TaskDetail(
+        **task_out(task).model_dump(),
+        form=task.form,
+        instructions=task.instructions,
+        instance_stage=instance.stage,
+        instance_data=instance.state.get("data", {}),
+    )
+
+
+def _locked(session: Session, me: Principal, task_id: str) -> tuple[Instance, Task]:
+    """Lock the task's instance (so concurrent actions on it queue), then re-read the task."""
+    task = _visible(session, me, task_id)
+    instance = lock_instance(session, task.instance_id)
+    session.refresh(task)
+    return instance, task
+
+
+def _not_open(task: Task) -> ApiError:
+    who = f" by {task.completed_by}" if task.completed_by else ""
+    return ApiError(409, "task_not_open", f"this task was already {task.status}{who}")
+
+
+@router.post("/tasks/{task_id}/claim", response_model=TaskOut)
+def claim(task_id: str, request: Request, session: SessionDep, me: CurrentUser) -> TaskOut:
+    instance, task = _locked(session, me, task_id)
+    if task.status != "open":
+        raise _not_open(task)
+    if task.assignee is not None:
+        if task.assignee == me.username:
+            return task_out(task)
+        raise ApiError(409, "already_claimed", f"{task.assignee} has this task already")
+    if not can_take(me, task, roles_of(session, me.user_id)):
+        raise forbidden("this task is not offered to you or your roles")
+    now = datetime.now(UTC)
+    task.assignee, task.claimed_at = me.username, now
+    runner.run_command(
+        session,
+        cache=cache(request),
+        instance=instance,
+        command=AssignTask(task.engine_id, me.username),
+        actor=me.username,
+        now=now,
+    )
+    audit(
+        session,
+        "task.claimed",
+        actor=me.username,
+        instance_id=instance.id,
+        task_id=task.id,
+        now=now,
+    )
+    session.commit()
+    return task_out(task)
+
+
+@router.post("/tasks/{task_id}/unclaim", response_model=TaskOut)
+def unclaim(task_id: str, request: Request, session: SessionDep, me: CurrentUser) -> TaskOut:
+    instance, task = _locked(session, me, task_id)
+    if task.status != "open":
+        raise _not_open(task)
+    if task.assignee != me.username and not me.is_admin:
+        raise forbidden("only whoever holds a task may give it back")
+    if not task.candidate_roles and not task.candidate_users:
+        raise ApiError(
+            409, "no_pool", "this task was assigned to one person; ask for it to be reassigned"
+        )
+    now = datetime.now(UTC)
+    task.assignee, task.claimed_at = None, None
+    runner.run_command(
+        session,
+        cache=cache(request),
+        instance=instance,
+        command=AssignTask(task.engine_id, None),
+        actor=me.username,
+        now=now,
+    )
+    audit(
+        session,
+        "task.unclaimed",
+        actor=me.username,
+        instance_id=instance.id,
+        task_id=task.id,
+        now=now,
+    )
+    session.commit()
+    return task_out(task)
+
+
+@router.post("/tasks/{task_id}/complete", response_model=TaskOut)
+def complete(
+    task_id: str, body: CompleteIn, request: Request, session: SessionDep, me: CurrentUser
+) -> TaskOut:
+    """Complete a task with its form's data (validated against the form's JSON Schema).
+    An unclaimed task offered to you is claimed and completed in one go."""
+    instance, task = _locked(session, me, task_id)
+    if task.status != "open":
+        raise _not_open(task)
+    if not can_take(me, task, roles_of(session, me.user_id)):
+        raise forbidden("this task is not yours to complete")
+    now = datetime.now(UTC)
+    command = CompleteTask(task.engine_id, body.data, by=me.username, outcome=body.outcome)
+    runner.run_command(
+        session,
+        cache=cache(request),
+        instance=instance,
+        command=command,
+        actor=me.username,
+        now=now,
+    )
+    task.status, task.completed_at, task.completed_by = "completed", now, me.username
+    task.assignee = task.assignee or me.username
+    task.result, task.outcome = body.data, body.outcome
+    audit(
+        session,
+        "task.completed",
+        actor=me.username,
+        on_behalf_of=task.delegated_from,
+        instance_id=instance.id,
+        task_id=task.id,
+        now=now,
+        node=task.node,
+        outcome=body.outcome,
+        stage=instance.stage,
+    )
+    session.commit()
+    return task_out(task)
+
+
+def _active_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.is_active:
+        raise ApiError(422, "unknown_user", f"there is no active user {username!r}")
+    return user
+
+
+@router.post("/tasks/{task_id}/delegate", response_model=TaskOut)
+def delegate(
+    task_id: str, body: DelegateIn, request: Request, session: SessionDep, me: CurrentUser
+) -> TaskOut:
+    """Hand a task you hold to someone else; it is done on your behalf."""
+    instance, task = _locked(session, me, task_id)
+    if task.status != "open":
+        raise _not_open(task)
+    if task.assignee != me.username:
+        raise forbidden("claim the task before delegating it")
+    _active_user(session, body.to)
+    if body.to in (task.excluded_users or []):
+        raise ApiError(422, "four_eyes", f"{body.to} may not take this task (four-eyes rule)")
+    now = datetime.now(UTC)
+    task.assignee, task.delegated_from = body.to, me.username
+    runner.run_command(
+        session,
+        cache=cache(request),
+        instance=instance,
+        command=AssignTask(task.engine_id, body.to),
+        actor=me.username,
+        now=now,
+    )
+    audit(
+        session,
+        "task.delegated",
+        actor=me.username,
+        instance_id=instance.id,
+        task_id=task.id,
+        now=now,
+        to=body.to,
+        note=body.note,
+    )
+    session.commit()
+    return task_out(task)
+
+
+@router.post("/tasks/{task_id}/reassign", response_model=TaskOut)
+def reassign(
+    task_id: str, body: ReassignIn, request: Request, session: SessionDep, me: CurrentUser
+) -> TaskOut:
+    """An admin gives a task to a user or back to a role's pool. The SLA clock keeps running."""
+    if not me.is_admin:
+        raise forbidden("only an admin may reassign tasks")
+    if (body.user is None) == (body.role is None):
+        raise ApiError(422, "invalid_request", "give either a user or a role")
+    instance, task = _locked(session, me, task_id)
+    if task.status != "open":
+        raise _not_open(task)
+    if body.user is not None:
+        _active_user(session, body.user)
+        task.assignee, task.candidate_users, task.candidate_roles = body.user, [], []
+    else:
+        task.assignee, task.candidate_users, task.candidate_roles = None, [], [body.role]
+    set_candidates(session, task)
+    now = datetime.now(UTC)
+    runner.run_command(
+        session,
+        cache=cache(request),
+        instance=instance,
+        command=AssignTask(task.engine_id, body.user),
+        actor=me.username,
+        now=now,
+    )
+    audit(
+        session,
+        "task.reassigned",
+        actor=me.username,
+        instance_id=instance.id,
+        task_id=task.id,
+        now=now,
+        user=body.user,
+        role=body.role,
+    )
+    session.commit()
+    return task_out(task)
+
+
+def _comment_out(c: Comment) -> CommentOut:
+    return CommentOut(
+        id=c.id,
+        instance_id=c.instance_id,
+        task_id=c.task_id,
+        author=c.author,
+        body=c.body,
+        created_at=c.created_at,
+    )
+
+
+@router.get("/tasks/{task_id}/comments", response_model=list[CommentOut])
+def comments(task_id: str, session: SessionDep, me: CurrentUser) -> list[CommentOut]:
+    task = _visible(session, me, task_id)
+    rows = session.scalars(
+        select(Comment).where(Comment.task_id == task.id).order_by(Comment.created_at)
+    )
+    return [_comment_out(c) for c in rows]
+
+
+@router.post("/tasks/{task_id}/comments", response_model=CommentOut, status_code=201)
+def add_comment(task_id: str, body: CommentIn, session: SessionDep, me: CurrentUser) -> CommentOut:
+    task = _visible(session, me, task_id)
+    now = datetime.now(UTC)
+    comment = Comment(
+        instance_id=task.instance_id,
+        task_id=task.id,
+        author=me.username,
+        body=body.body,
+        created_at=now,
+    )
+    session.add(comment)
+    audit(
+        session,
+        "comment.added",
+        actor=me.username,
+        instance_id=task.instance_id,
+        task_id=task.id,
+        now=now,
+    )
+    session.commit()
+    return _comment_out(comment)

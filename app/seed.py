@@ -1,0 +1,108 @@
+"""First start: templates, demo people (passwords generated and printed once), inventory."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.models import DataRow, DataTable, Membership, Role, User, Workflow, WorkflowVersion
+from app.security import generate_password, hash_password
+from app.services.tables import row_key
+from app.settings import Settings
+from designer.templates import list_templates, read_template
+
+ROLES = {
+    "admin": "Runs the place: publishes workflows, manages people and tokens",
+    "designer": "Draws and edits workflow drafts",
+    "employee": "Works on tasks",
+    "sales": "Reviews large orders",
+    "finance": "Captures payments by hand",
+    "warehouse": "Picks and packs orders",
+    "warehouse_manager": "Leads the warehouse; late picks escalate here",
+    "shipping": "Hands parcels to the carrier",
+    "support": "Chases late deliveries",
+}
+DEMO_PEOPLE = [
+    ("admin", "Avery Admin", ["admin", "designer", "employee"]),
+    ("dana", "Dana Designer", ["designer", "employee"]),
+    ("sam", "Sam Sales", ["sales", "employee"]),
+    ("fiona", "Fiona Finance", ["finance", "employee"]),
+    ("walt", "Walt Warehouse", ["warehouse", "employee"]),
+    ("wendy", "Wendy Warehouse", ["warehouse", "employee"]),
+    ("mia", "Mia Manager", ["warehouse_manager", "warehouse", "employee"]),
+    ("shay", "Shay Shipping", ["shipping", "employee"]),
+    ("suki", "Suki Support", ["support", "employee"]),
+]
+INVENTORY = [
+    {"sku": "MUG-01", "warehouse": "Berlin", "name": "Stepwise mug", "on_hand": 120},
+    {"sku": "TEE-M", "warehouse": "Berlin", "name": "T-shirt, M", "on_hand": 40},
+    {"sku": "TEE-L", "warehouse": "Berlin", "name": "T-shirt, L", "on_hand": 35},
+    {"sku": "CAP-01", "warehouse": "Leipzig", "name": "Cap", "on_hand": 0},
+    {"sku": "BAG-01", "warehouse": "Leipzig", "name": "Tote bag", "on_hand": 15},
+]
+
+
+def seed(make_session: sessionmaker[Session], settings: Settings) -> dict[str, str]:
+    """Load what a first start needs; returns the generated passwords (empty if seeded before)."""
+    now = datetime.now(UTC)
+    with make_session() as session:
+        if session.scalar(select(User.id).limit(1)) is not None:
+            return {}
+        for name, description in ROLES.items():
+            session.add(Role(name=name, description=description))
+        passwords: dict[str, str] = {}
+        for username, display, roles in DEMO_PEOPLE:
+            password = (
+                settings.admin_password if username == "admin" and settings.admin_password else None
+            )
+            password = password or generate_password()
+            passwords[username] = password
+            user = User(
+                username=username,
+                display_name=display,
+                email=f"{username}@stepwise.example",
+                password_hash=hash_password(password),
+            )
+            session.add(user)
+            session.flush()
+            session.add_all(Membership(user_id=user.id, role=r) for r in roles)
+        for key in list_templates():
+            raw = read_template(key)
+            session.add(
+                Workflow(
+                    key=key,
+                    name=raw.get("name", key),
+                    description=raw.get("description", ""),
+                    draft=raw,
+                    published_version=1,
+                    created_by="admin",
+                    updated_by="admin",
+                )
+            )
+            session.flush()
+            session.add(
+                WorkflowVersion(workflow_key=key, version=1, definition=raw, published_by="admin")
+            )
+        table = DataTable(
+            name="inventory",
+            description="Stock per SKU and warehouse",
+            columns=[
+                {"name": "sku", "type": "string"},
+                {"name": "warehouse", "type": "string"},
+                {"name": "name", "type": "string"},
+                {"name": "on_hand", "type": "integer"},
+            ],
+            key_columns=["sku"],
+        )
+        session.add(table)
+        session.flush()
+        for row in INVENTORY:
+            session.add(
+                DataRow(
+                    table_name="inventory", row_key=row_key(table, row), values=row, updated_at=now
+                )
+            )
+        session.commit()
+    return passwords

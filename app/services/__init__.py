@@ -1,0 +1,1 @@
+"""Services: the app's work, called by routes with keyword-only arguments."""

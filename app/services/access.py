@@ -1,0 +1,53 @@
+"""Who may see and act on what: tasks by assignee and candidates, instances by taking part."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+
+from app.db.models import Instance, Task, TaskCandidate
+from app.deps import Principal
+
+
+def offered_to(me: Principal) -> ColumnElement[bool]:
+    """Open, unassigned tasks offered to me or one of my roles, and not barred from me."""
+    candidate = exists().where(
+        TaskCandidate.task_id == Task.id,
+        or_(
+            and_(TaskCandidate.kind == "user", TaskCandidate.name == me.username),
+            and_(TaskCandidate.kind == "role", TaskCandidate.name.in_(sorted(me.roles)))
+            if me.roles
+            else false(),
+        ),
+    )
+    return and_(Task.status == "open", Task.assignee.is_(None), candidate)
+
+
+def task_visible(me: Principal) -> ColumnElement[bool]:
+    """Tasks I may read: mine, offered to me, delegated by me, done by me (admins: all)."""
+    if me.is_admin:
+        return Task.id.isnot(None)
+    return or_(
+        Task.assignee == me.username,
+        Task.delegated_from == me.username,
+        Task.completed_by == me.username,
+        offered_to(me),
+    )
+
+
+def can_take(me: Principal, task: Task, roles_now: frozenset[str]) -> bool:
+    """May I claim (or complete unclaimed) this task? Roles are checked as they are now."""
+    if task.status != "open" or me.username in (task.excluded_users or []):
+        return False
+    if task.assignee is not None:
+        return task.assignee == me.username
+    return me.username in (task.candidate_users or []) or bool(
+        roles_now & set(task.candidate_roles or [])
+    )
+
+
+def instance_visible(me: Principal) -> ColumnElement[bool]:
+    """Instances I take part in: started, or with a task I may see (admins: all)."""
+    if me.is_admin:
+        return Instance.id.isnot(None)
+    took_part = exists(select(Task.id).where(Task.instance_id == Instance.id, task_visible(me)))
+    return or_(Instance.started_by == me.username, took_part)

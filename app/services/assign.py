@@ -1,0 +1,118 @@
+"""Resolving an engine's assignee spec to people: users, role pools and policies.
+
+The engine decides what it can from the instance (an expression's users, who
+did an earlier step); the app knows who exists, who is active and who is in a
+role. A role pool is checked against the role's members when someone claims a
+task, not frozen here (DESIGN semantics 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.db.models import Membership, Task, User
+from engine import CreateTask
+
+
+@dataclass
+class Resolution:
+    assignee: str | None = None
+    candidate_users: list[str] = field(default_factory=list)
+    candidate_roles: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def active_users(session: Session, names: list[str] | tuple[str, ...]) -> list[str]:
+    if not names:
+        return []
+    found = set(
+        session.scalars(select(User.username).where(User.username.in_(names), User.is_active))
+    )
+    return [n for n in names if n in found]
+
+
+def role_members(session: Session, role: str) -> list[str]:
+    rows = session.scalars(
+        select(User.username)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.role == role, User.is_active)
+        .order_by(User.username)
+    )
+    return list(rows)
+
+
+def _pick(session: Session, role: str, policy: str, excluded: list[str]) -> str | None:
+    members = [m for m in role_members(session, role) if m not in excluded]
+    if not members:
+        return None
+    if policy == "least_loaded":
+        load: dict[str | None, int] = dict(
+            session.execute(
+                select(Task.assignee, func.count())
+                .where(Task.status == "open", Task.assignee.in_(members))
+                .group_by(Task.assignee)
+            ).all()
+        )
+        return min(members, key=lambda m: (load.get(m, 0), m))
+    # round robin: whoever was given a task from this role's pool longest ago (or never)
+    rows = session.execute(
+        select(Task.assignee, func.max(Task.created_at))
+        .where(Task.assignee.in_(members))
+        .group_by(Task.assignee)
+    )
+    last: dict[str | None, Any] = {row[0]: row[1] for row in rows}
+    never = [m for m in members if m not in last]
+    if never:
+        return never[0]
+    return min(members, key=lambda m: (last[m], m))
+
+
+def resolve(session: Session, effect: CreateTask, spec: dict[str, Any] | None = None) -> Resolution:
+    """Who gets the task ``effect`` asks for."""
+    spec = spec if spec is not None else effect.assignee
+    out = Resolution(excluded=list(effect.exclude))
+    if effect.users:
+        users = active_users(session, effect.users)
+        users = [u for u in users if u not in out.excluded]
+        missing = [u for u in effect.users if u not in users]
+        if missing:
+            out.notes.append(f"not available: {', '.join(missing)}")
+        if len(users) == 1:
+            out.assignee = users[0]
+            return out
+        if users:
+            out.candidate_users = users
+            return out
+        if effect.fallback is not None:
+            out.notes.append("falling back to the earlier step's own assignment rule")
+            return _resolve_spec(session, effect.fallback, out)
+        return out
+    if spec.get("role") is None and spec.get("user") is None and effect.fallback is not None:
+        return _resolve_spec(session, effect.fallback, out)
+    return _resolve_spec(session, spec, out)
+
+
+def _resolve_spec(session: Session, spec: dict[str, Any], out: Resolution) -> Resolution:
+    if spec.get("user"):
+        users = active_users(session, [spec["user"]])
+        if users and users[0] not in out.excluded:
+            out.assignee = users[0]
+        else:
+            out.notes.append(f"user {spec['user']} is not available")
+        return out
+    role = spec.get("role")
+    if role:
+        policy = spec.get("policy", "claim")
+        if policy == "claim":
+            out.candidate_roles = [role]
+        else:
+            out.assignee = _pick(session, role, policy, out.excluded)
+            if out.assignee is None:
+                out.candidate_roles = [role]
+                out.notes.append(f"no available member of {role}; offered to the pool")
+    return out

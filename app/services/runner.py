@@ -1,0 +1,473 @@
+"""Persisting engine steps: one command, one transaction.
+
+``run_command`` locks the instance row (``FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers), runs ``engine.step``, applies
+every effect in the same transaction, and writes the new state guarded by the
+instance's version column. Synchronous effects (stage, tasks, timers, table
+operations, message waits) land in their tables; asynchronous ones (http,
+notifications, child workflows) go to the outbox with an idempotency key.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.db.models import (
+    AuditEvent,
+    Incident,
+    Instance,
+    MessageWait,
+    Outbox,
+    Task,
+    TaskCandidate,
+    Timer,
+    Workflow,
+    WorkflowVersion,
+)
+from app.errors import ApiError, not_found
+from app.services import assign, tables
+from engine import (
+    CallHttp,
+    CancelTask,
+    CancelTimer,
+    CancelWait,
+    Command,
+    Compiled,
+    CreateTask,
+    Effect,
+    InstanceFinished,
+    RaiseIncident,
+    ResolveIncident,
+    ScheduleTimer,
+    SendNotification,
+    SetStage,
+    SlaEvent,
+    Start,
+    StartSubworkflow,
+    TableOperation,
+    TableResult,
+    WaitForMessage,
+    compile_definition,
+    parse_definition,
+    step,
+)
+
+MAX_CHAINED_STEPS = 100
+
+
+class DefinitionCache:
+    """Compiled published versions by (key, version): immutable, so cached for good."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[tuple[str, int], Compiled] = OrderedDict()
+        self._size = size
+
+    def get(self, session: Session, key: str, version: int) -> Compiled:
+        found = self._items.get((key, version))
+        if found is not None:
+            self._items.move_to_end((key, version))
+            return found
+        row = session.scalar(
+            select(WorkflowVersion).where(
+                WorkflowVersion.workflow_key == key, WorkflowVersion.version == version
+            )
+        )
+        if row is None:
+            raise not_found("workflow version", f"{key} v{version}")
+        compiled = compile_definition(parse_definition(row.definition))
+        self._items[(key, version)] = compiled
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return compiled
+
+
+def audit(
+    session: Session,
+    action: str,
+    *,
+    actor: str | None,
+    instance_id: str | None = None,
+    task_id: str | None = None,
+    on_behalf_of: str | None = None,
+    now: datetime,
+    **details: Any,
+) -> None:
+    session.add(
+        AuditEvent(
+            at=now,
+            actor=actor,
+            on_behalf_of=on_behalf_of,
+            action=action,
+            instance_id=instance_id,
+            task_id=task_id,
+            details=details,
+        )
+    )
+
+
+def start_instance(
+    session: Session,
+    *,
+    cache: DefinitionCache,
+    workflow_key: str,
+    data: dict[str, Any],
+    actor: str | None,
+    now: datetime,
+    parent_id: str | None = None,
+    parent_request: str | None = None,
+) -> Instance:
+    """Start an instance of the published version of ``workflow_key``."""
+    workflow = session.get(Workflow, workflow_key)
+    if workflow is None or workflow.archived:
+        raise not_found("workflow", workflow_key)
+    if workflow.published_version is None:
+        raise ApiError(
+            409, "not_published", f"workflow {workflow_key!r} has no published version yet"
+        )
+    compiled = cache.get(session, workflow_key, workflow.published_version)
+    data = dict(data)
+    token = secrets.token_urlsafe(24)
+    instance = Instance(
+        workflow_key=workflow_key,
+        workflow_version=workflow.published_version,
+        status="running",
+        state={},
+        tracking_token=token,
+        started_by=actor,
+        started_at=now,
+        updated_at=now,
+        parent_id=parent_id,
+        parent_request=parent_request,
+    )
+    session.add(instance)
+    session.flush()
+    data.setdefault("tracking_url", f"/track/{token}")
+    schema = compiled.definition.data
+    if schema:
+        from engine.forms import FormValidator
+
+        errors = FormValidator(schema).errors(
+            {k: v for k, v in data.items() if k != "tracking_url"}
+        )
+        if errors:
+            raise ApiError(
+                422,
+                "invalid_data",
+                "the start data does not fit the workflow's data schema",
+                errors,
+            )
+    state, effects = step(compiled, None, Start(data=data, by=actor), now)
+    instance.business_key = _business_key(state["data"])
+    audit(
+        session,
+        "instance.started",
+        actor=actor,
+        instance_id=instance.id,
+        now=now,
+        workflow=workflow_key,
+    )
+    _finish_step(session, compiled, instance, state, effects, actor=actor, now=now)
+    return instance
+
+
+def _business_key(data: dict[str, Any]) -> str | None:
+    for name in ("order_id", "business_key", "reference", "id"):
+        value = data.get(name)
+        if isinstance(value, str | int):
+            return str(value)[:200]
+    return None
+
+
+def lock_instance(session: Session, instance_id: str) -> Instance:
+    instance = session.scalar(select(Instance).where(Instance.id == instance_id).with_for_update())
+    if instance is None:
+        raise not_found("instance", instance_id)
+    return instance
+
+
+def run_command(
+    session: Session,
+    *,
+    cache: DefinitionCache,
+    instance: Instance,
+    command: Command,
+    actor: str | None,
+    now: datetime,
+) -> Instance:
+    """Apply ``command`` to a locked ``instance`` (see ``lock_instance``) and persist the step."""
+    if instance.suspended:
+        raise ApiError(409, "suspended", "this instance is suspended; resume it first")
+    compiled = cache.get(session, instance.workflow_key, instance.workflow_version)
+    state, effects = step(compiled, instance.state, command, now)
+    _finish_step(session, compiled, instance, state, effects, actor=actor, now=now)
+    return instance
+
+
+def _finish_step(
+    session: Session,
+    compiled: Compiled,
+    instance: Instance,
+    state: dict[str, Any],
+    effects: list[Effect],
+    *,
+    actor: str | None,
+    now: datetime,
+) -> None:
+    for _ in range(MAX_CHAINED_STEPS):
+        follow_up = _apply(session, compiled, instance, effects, actor=actor, now=now)
+        if follow_up is None:
+            break
+        state, effects = step(compiled, state, follow_up, now)
+    instance.state = state
+    instance.status = state["status"]
+    instance.stage = state["stage"]
+    instance.updated_at = now
+    if state["status"] != "running" and instance.finished_at is None:
+        instance.finished_at = now
+    session.flush()
+
+
+def _apply(
+    session: Session,
+    compiled: Compiled,
+    instance: Instance,
+    effects: list[Effect],
+    *,
+    actor: str | None,
+    now: datetime,
+) -> Command | None:
+    """Apply effects; a table operation's result comes back as the next command."""
+    follow_up: Command | None = None
+    for effect in effects:
+        match effect:
+            case CreateTask():
+                _create_task(session, instance, effect, now=now)
+            case CancelTask():
+                session.execute(
+                    update(Task)
+                    .where(
+                        Task.instance_id == instance.id,
+                        Task.engine_id == effect.task_id,
+                        Task.status == "open",
+                    )
+                    .values(status="cancelled", completed_at=now)
+                )
+            case ScheduleTimer():
+                session.add(
+                    Timer(
+                        instance_id=instance.id,
+                        engine_id=effect.timer_id,
+                        purpose=effect.purpose,
+                        node=effect.node,
+                        task_engine_id=effect.task_id,
+                        due_at=effect.at,
+                    )
+                )
+            case CancelTimer():
+                session.execute(
+                    update(Timer)
+                    .where(
+                        Timer.instance_id == instance.id,
+                        Timer.engine_id == effect.timer_id,
+                        Timer.status == "pending",
+                    )
+                    .values(status="cancelled")
+                )
+            case SendNotification() | CallHttp() | StartSubworkflow():
+                ident = getattr(effect, "notification_id", None) or getattr(
+                    effect, "request_id", ""
+                )
+                session.add(
+                    Outbox(
+                        instance_id=instance.id,
+                        kind=effect.kind,
+                        idempotency_key=f"{instance.id}:{ident}",
+                        payload=effect.to_dict(),
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+            case TableOperation():
+                follow_up = TableResult(
+                    effect.request_id, **tables.apply_operation(session, effect)
+                )
+            case WaitForMessage():
+                session.add(
+                    MessageWait(
+                        instance_id=instance.id,
+                        wait_id=effect.wait_id,
+                        node=effect.node,
+                        message=effect.message,
+                        correlation=correlation_key(effect.correlation),
+                        created_at=now,
+                    )
+                )
+            case CancelWait():
+                session.execute(
+                    delete(MessageWait).where(
+                        MessageWait.instance_id == instance.id,
+                        MessageWait.wait_id == effect.wait_id,
+                    )
+                )
+            case SetStage():
+                audit(
+                    session,
+                    "instance.stage",
+                    actor=actor,
+                    instance_id=instance.id,
+                    now=now,
+                    stage=effect.stage,
+                )
+            case SlaEvent():
+                _sla_event(session, instance, effect, actor=actor, now=now)
+            case RaiseIncident():
+                session.add(
+                    Incident(
+                        instance_id=instance.id,
+                        engine_id=effect.incident_id,
+                        node=effect.node,
+                        code=effect.code,
+                        message=effect.message,
+                        details=effect.details,
+                        created_at=now,
+                    )
+                )
+                instance.open_incidents += 1
+                audit(
+                    session,
+                    "incident.raised",
+                    actor=actor,
+                    instance_id=instance.id,
+                    now=now,
+                    code=effect.code,
+                )
+            case ResolveIncident():
+                session.execute(
+                    update(Incident)
+                    .where(
+                        Incident.instance_id == instance.id,
+                        Incident.engine_id == effect.incident_id,
+                    )
+                    .values(status="resolved", resolved_at=now)
+                )
+                instance.open_incidents = max(0, instance.open_incidents - 1)
+            case InstanceFinished():
+                session.execute(delete(MessageWait).where(MessageWait.instance_id == instance.id))
+                audit(
+                    session,
+                    "instance.finished",
+                    actor=actor,
+                    instance_id=instance.id,
+                    now=now,
+                    outcome=effect.outcome,
+                )
+                if instance.parent_id is not None:
+                    session.add(
+                        Outbox(
+                            instance_id=instance.parent_id,
+                            kind="subworkflow_finished",
+                            idempotency_key=f"{instance.id}:finished",
+                            payload={
+                                "parent_id": instance.parent_id,
+                                "request_id": instance.parent_request,
+                                "outcome": effect.outcome,
+                                "child_id": instance.id,
+                            },
+                            next_attempt_at=now,
+                            created_at=now,
+                        )
+                    )
+    return follow_up
+
+
+def correlation_key(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
+def _create_task(
+    session: Session, instance: Instance, effect: CreateTask, *, now: datetime
+) -> None:
+    who = assign.resolve(session, effect)
+    task = Task(
+        instance_id=instance.id,
+        engine_id=effect.task_id,
+        workflow_key=instance.workflow_key,
+        node=effect.node,
+        name=effect.name,
+        assignee=who.assignee,
+        candidate_users=who.candidate_users,
+        candidate_roles=who.candidate_roles,
+        excluded_users=who.excluded,
+        form=effect.form,
+        outcomes=list(effect.outcomes),
+        instructions=effect.instructions,
+        priority=effect.priority,
+        due_at=effect.due,
+        created_at=now,
+        claimed_at=now if who.assignee else None,
+    )
+    session.add(task)
+    session.flush()
+    set_candidates(session, task)
+    audit(
+        session,
+        "task.created",
+        actor=None,
+        instance_id=instance.id,
+        task_id=task.id,
+        now=now,
+        node=effect.node,
+        assignee=who.assignee,
+        roles=who.candidate_roles,
+        users=who.candidate_users,
+        notes=who.notes,
+    )
+
+
+def set_candidates(session: Session, task: Task) -> None:
+    """Mirror a task's candidate users and roles into the table inbox queries use."""
+    session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
+    session.add_all(
+        TaskCandidate(task_id=task.id, kind="user", name=u) for u in task.candidate_users
+    )
+    session.add_all(
+        TaskCandidate(task_id=task.id, kind="role", name=r) for r in task.candidate_roles
+    )
+
+
+def _sla_event(
+    session: Session, instance: Instance, effect: SlaEvent, *, actor: str | None, now: datetime
+) -> None:
+    task = session.scalar(
+        select(Task).where(Task.instance_id == instance.id, Task.engine_id == effect.task_id)
+    )
+    if task is None or task.status != "open":
+        return
+    if effect.event == "due":
+        task.overdue = True
+    elif effect.event == "escalate" and effect.action == "priority" and effect.priority is not None:
+        task.priority = effect.priority
+    elif effect.event == "escalate" and effect.action == "reassign" and effect.to:
+        spec = effect.to
+        if spec.get("user"):
+            task.assignee, task.candidate_roles, task.candidate_users = spec["user"], [], []
+        elif spec.get("role"):
+            task.assignee, task.candidate_roles, task.candidate_users = None, [spec["role"]], []
+        set_candidates(session, task)
+    audit(
+        session,
+        f"sla.{effect.event}",
+        actor=actor,
+        instance_id=instance.id,
+        task_id=task.id,
+        now=now,
+        level=effect.level,
+        escalation=effect.action,
+        to=effect.to,
+    )

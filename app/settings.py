@@ -1,0 +1,53 @@
+"""Settings, from the environment (``STEPWISE_*``, ``DATABASE_URL``) or given in tests."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to start. Nothing is read at import time.
+
+    Attributes:
+        database_url: SQLAlchemy URL; SQLite at ./data/stepwise.db by default.
+        data_dir: where documents and the default database live.
+        admin_password: the admin's password at first start (else generated and printed).
+        max_upload_bytes: the largest document accepted.
+        session_hours: how long a login lasts.
+        secure_cookies: send cookies only over HTTPS (set in production).
+        seed_demo: load the templates, demo people and the inventory table at first start.
+        run_scheduler: run the timer and outbox workers inside this process.
+    """
+
+    database_url: str = ""
+    data_dir: Path = ROOT / "data"
+    admin_password: str | None = None
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_json_bytes: int = 1024 * 1024
+    session_hours: int = 12
+    secure_cookies: bool = False
+    seed_demo: bool = True
+    run_scheduler: bool = True
+    frontend_dir: Path = ROOT / "frontend" / "dist"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'stepwise.db'}"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(os.environ.get("STEPWISE_DATA_DIR", str(ROOT / "data")))
+        return cls(
+            database_url=os.environ.get("DATABASE_URL", ""),
+            data_dir=data_dir,
+            admin_password=os.environ.get("STEPWISE_ADMIN_PASSWORD") or None,
+            secure_cookies=os.environ.get("STEPWISE_SECURE_COOKIES") == "1",
+            seed_demo=os.environ.get("STEPWISE_SEED_DEMO", "1") == "1",
+            run_scheduler=os.environ.get("STEPWISE_SCHEDULER", "1") == "1",
+        )
