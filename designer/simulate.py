@@ -56,6 +56,7 @@ class Scenario:
         tables: the result per table step id (default: ``{"ok": true}``).
         messages: whether messages arrive (False: receive steps wait, timers decide).
         think: how long a person takes for a task.
+        hold: steps whose tasks nobody completes (they stay open).
     """
 
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -66,6 +67,7 @@ class Scenario:
     messages: bool = True
     message_data: dict[str, dict[str, Any]] = field(default_factory=dict)
     think: timedelta = timedelta(minutes=30)
+    hold: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -156,7 +158,7 @@ def _answer(
     push: Any,
     timers: dict[str, tuple[datetime, int]],
 ) -> None:
-    if isinstance(effect, CreateTask):
+    if isinstance(effect, CreateTask) and effect.node not in scenario.hold:
         node = nodes[effect.node]
         values = sample_for(node.form) if node.form else {}
         values.update(scenario.tasks.get(effect.node, {}))

@@ -5,7 +5,7 @@ See ``engine.interpreter`` for the design.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final
 
 from engine.compiled import decision_cell_source
@@ -58,7 +58,7 @@ class Flow(Run):
                     break
                 moves += 1
                 if moves > self.max_moves:
-                    stopped = [t for t, _, _ in self.queue]
+                    stopped = [[t, n, e] for t, n, e in self.queue]
                     self.queue.clear()
                     self.incident(
                         token,
@@ -67,18 +67,19 @@ class Flow(Run):
                         f"the path looped {self.max_moves} times without waiting for anything",
                         {},
                         also=stopped,
+                        edge=edge_id,
                     )
                     break
                 try:
                     self.enter(token, node_id, edge_id)
                 except Incident as inc:
-                    self.incident(token, node_id, inc.code, inc.message, inc.details)
+                    self.incident(token, node_id, inc.code, inc.message, inc.details, edge=edge_id)
             if self.s["status"] != "running" or not self.fire_ready_inclusive_joins():
                 break
         if self.s["status"] == "running":
             tokens = self.s["tokens"]
             if not tokens:
-                self.finish("completed")
+                self.finish("completed", implicit=True)
             elif all(t["wait"] == "join" for t in tokens.values()):
                 self._stuck_joins()
 
@@ -120,7 +121,11 @@ class Flow(Run):
     def _user_task(self, token: str, node: UserTaskNode, edge_id: str | None) -> None:
         wait_id = self.new_id("w")
         task_id = self.create_task(node, node.assignee, wait_id, node.sla, node.priority)
-        self.wait(token, node.id, wait_id, {"kind": "task", "tasks": [task_id]})
+        try:
+            self.wait(token, node.id, wait_id, {"kind": "task", "tasks": [task_id]})
+        except Incident:
+            self.undo_tasks([task_id])
+            raise
 
     def _approval(self, token: str, node: ApprovalNode, edge_id: str | None) -> None:
         wait_id = self.new_id("w")
@@ -128,8 +133,14 @@ class Flow(Run):
         for spec in node.approvers:  # duplicate approvers count once
             if spec not in specs:
                 specs.append(spec)
-        tasks = [self.create_task(node, spec, wait_id, node.sla, node.priority) for spec in specs]
-        self.wait(token, node.id, wait_id, {"kind": "approval", "tasks": tasks, "votes": []})
+        tasks: list[str] = []
+        try:
+            for spec in specs:
+                tasks.append(self.create_task(node, spec, wait_id, node.sla, node.priority))
+            self.wait(token, node.id, wait_id, {"kind": "approval", "tasks": tasks, "votes": []})
+        except Incident:
+            self.undo_tasks(tasks)
+            raise
 
     def _exclusive(self, token: str, node: ExclusiveNode, edge_id: str | None) -> None:
         self.choose_exclusive(token, node)
@@ -205,6 +216,16 @@ class Flow(Run):
                 request_id=wait_id, node=node.id, workflow=node.workflow, input=child_input
             )
         )
+
+    def leave_safely(self, token: str, node_id: str, outcome: str | None = None) -> None:
+        """``leave`` for a token woken by a command: a failing condition becomes an incident
+        (retried by leaving again), never an exception out of ``step``."""
+        try:
+            self.leave(token, node_id, outcome)
+        except Incident as inc:
+            self.incident(
+                token, node_id, inc.code, inc.message, inc.details, leaving=True, outcome=outcome
+            )
 
     def leave(self, token: str, node_id: str, outcome: str | None = None) -> None:
         """Move a token out of an activity along its outgoing connections.
@@ -417,22 +438,6 @@ class Flow(Run):
                     join=True,
                 )
                 return
-
-    def assign(self, name: str, value: Any) -> None:
-        head, _, rest = name.partition(".")
-        if not rest:
-            self.s["data"] = {**self.data, name: value}
-            return
-        parent = self.data.get(head)
-        parent = dict(parent) if isinstance(parent, Mapping) else {}
-        parts = rest.split(".")
-        cursor = parent
-        for part in parts[:-1]:
-            child = cursor.get(part)
-            cursor[part] = dict(child) if isinstance(child, Mapping) else {}
-            cursor = cursor[part]
-        cursor[parts[-1]] = value
-        self.s["data"] = {**self.data, head: parent}
 
     def decide(self, node: DecisionNode) -> None:
         values = [self.eval(src) for src in node.inputs]

@@ -207,7 +207,7 @@ class _Step(Flow):
             self.m("done")[node.id] = by
         wait = self.s["waits"][task["wait"]]
         self.end_wait(task["wait"], cancel=False)
-        self.leave(wait["token"], node.id)
+        self.leave_safely(wait["token"], node.id)
 
     def vote(
         self, wait_id: str, task_id: str, by: str | None, outcome: str, data: Mapping[str, Any]
@@ -233,15 +233,15 @@ class _Step(Flow):
             else min(node.quorum, total)
         )
         decided: str | None = None
+        all_in = all(self.s["tasks"][t]["status"] != "open" for t in wait["tasks"])
+        if all_in:
+            # one person holding several of the tasks counts once (DESIGN semantics 6)
+            needed = min(needed, len(voters))
         if outcome not in ("approve", "reject"):
             decided = outcome
         elif approvals >= needed:
             decided = "approve"
-        elif (
-            total - rejections < needed
-            or len(voters) >= total
-            or all(self.s["tasks"][t]["status"] != "open" for t in wait["tasks"])
-        ):
+        elif total - rejections < needed or all_in:
             decided = "reject"
         if decided is None:
             return
@@ -259,7 +259,7 @@ class _Step(Flow):
             self.m("done")[node.id] = by
         self.merge({"outcome": decided, "votes": votes}, node.result or node.id)
         self.end_wait(wait_id, cancel=True, reason=f"approval decided: {decided}")
-        self.leave(wait["token"], node.id, outcome=decided)
+        self.leave_safely(wait["token"], node.id, outcome=decided)
 
     def fire_timer(self, timer_id: str) -> None:
         timer = self.s["timers"].get(timer_id)
@@ -276,7 +276,7 @@ class _Step(Flow):
                 self.s["tasks"][task_id] = {**task, "overdue": True}
                 self.emit(SlaEvent(task_id=task_id, event="due"))
             elif purpose == "sla_remind":
-                self.emit(SlaEvent(task_id=task_id, event="remind", level=timer["level"]))
+                self.emit(SlaEvent(task_id=task_id, event="remind", level=timer["level"] + 1))
             else:
                 node = self.c.nodes[task["node"]]
                 level = node.sla.escalate[timer["level"]]
@@ -304,7 +304,7 @@ class _Step(Flow):
             return
         if purpose == "timer":
             self.end_wait(wait_id, cancel=False)
-            self.leave(wait["token"], wait["node"])
+            self.leave_safely(wait["token"], wait["node"])
             return
         # a boundary timeout
         edge = next(e for e in self.c.boundary[wait["node"]] if e.id == timer["edge"])
@@ -343,7 +343,7 @@ class _Step(Flow):
         node = self.c.nodes[wait["node"]]
         self.merge(command.data, node.result)
         self.end_wait(wait_id, cancel=False)
-        self.leave(wait["token"], node.id)
+        self.leave_safely(wait["token"], node.id)
 
     def _answered_wait(self, request_id: str, kind: str) -> dict[str, Any]:
         wait = self.s["waits"].get(request_id)
@@ -362,7 +362,7 @@ class _Step(Flow):
                 self.merge(body, node.result)
             elif isinstance(body, Mapping):
                 self.merge(body)
-            self.leave(wait["token"], node.id)
+            self.leave_safely(wait["token"], node.id)
             return
         error = command.error if isinstance(command, HttpFailed) else f"HTTP {command.status}"
         self.end_wait(command.request_id, cancel=False)
@@ -393,7 +393,7 @@ class _Step(Flow):
             self.merge(command.result, node.result)
         elif isinstance(command.result, Mapping):
             self.merge(command.result)
-        self.leave(wait["token"], node.id)
+        self.leave_safely(wait["token"], node.id)
 
     def subworkflow_answer(self, command: SubworkflowFinished) -> None:
         wait = self._answered_wait(command.request_id, "subworkflow")
@@ -419,7 +419,7 @@ class _Step(Flow):
             )
             return
         self.merge(out)
-        self.leave(wait["token"], node.id)
+        self.leave_safely(wait["token"], node.id)
 
     def retry(self, incident_id: str) -> None:
         incident = self.s["incidents"].get(incident_id)
@@ -438,11 +438,17 @@ class _Step(Flow):
         if incident["join"]:
             self.force_join(token, incident["node"])
             return
-        for stopped in (token, *incident["also"]):
+        if incident["leaving"]:
+            tokens[token] = {"node": incident["node"], "wait": None}
+            self.leave_safely(token, incident["node"], incident["outcome"])
+            return
+        for stopped, node_id, edge_id in [
+            [token, incident["node"], incident["edge"]],
+            *incident["also"],
+        ]:
             if stopped in tokens:
-                node_id = tokens[stopped]["node"]
                 tokens[stopped] = {"node": node_id, "wait": None}
-                self.queue.append((stopped, node_id, None))
+                self.queue.append((stopped, node_id, edge_id))
 
 
 __all__ = ["MAX_MOVES_PER_STEP", "step"]

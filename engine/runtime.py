@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import ChainMap, deque
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from engine.calendar import DEFAULT_CALENDARS, BusinessCalendar, add_duration
@@ -98,9 +98,11 @@ class Run:
         data: dict[str, Any] = self.s["data"]
         return data
 
-    def merge(self, values: Mapping[str, Any], key: str | None = None) -> None:
+    def merge(self, values: Any, key: str | None = None) -> None:
+        """Merge ``values`` into the data at the top level, or put them under ``key``
+        (a dotted key nests, as ``set`` does)."""
         if key:
-            self.s["data"] = {**self.s["data"], key: values}
+            self.assign(key, values)
         elif values:
             self.s["data"] = {**self.s["data"], **values}
 
@@ -123,7 +125,7 @@ class Run:
     def eval(self, source: str, extra: Mapping[str, Any] | None = None) -> Any:
         names: Mapping[str, Any] = self.data if extra is None else ChainMap(dict(extra), self.data)
         try:
-            return self.c.expr(source).evaluate(names, now=self.now)
+            return self.c.expr(source).evaluate(names, now=self.now, context=self.context())
         except MissingNameError as exc:
             raise Incident(
                 "missing_data",
@@ -134,6 +136,36 @@ class Run:
             raise Incident(
                 "expression_failed", f"{exc.message} (in {source!r})", {"expression": source}
             ) from None
+
+    def context(self) -> dict[str, Any]:
+        """What the reserved names ``instance`` (and ``task``) stand for in expressions."""
+        return {
+            "instance": {
+                "status": self.s["status"],
+                "stage": self.s["stage"],
+                "started_at": self.s.get("started_at"),
+                "started_by": self.s.get("started_by"),
+                "data": self.s["data"],
+            }
+        }
+
+    def assign(self, name: str, value: Any) -> None:
+        """Set a data field; a dotted name (``tax.amount``) sets a field inside a record."""
+        value = json_safe(value)
+        head, _, rest = name.partition(".")
+        if not rest:
+            self.s["data"] = {**self.data, name: value}
+            return
+        parent = self.data.get(head)
+        parent = dict(parent) if isinstance(parent, Mapping) else {}
+        parts = rest.split(".")
+        cursor = parent
+        for part in parts[:-1]:
+            child = cursor.get(part)
+            cursor[part] = dict(child) if isinstance(child, Mapping) else {}
+            cursor = cursor[part]
+        cursor[parts[-1]] = value
+        self.s["data"] = {**self.data, head: parent}
 
     def inputs(self, *sources: str) -> dict[str, Any]:
         """The data values that expressions read, recorded to explain a decision."""
@@ -182,18 +214,14 @@ class Run:
         record["node"] = node_id
         record["token"] = token
         timers: list[str] = []
-        for edge in self.c.boundary[node_id]:
-            if edge.on == "timeout" and edge.after is not None:
-                timers.append(
-                    self.schedule(
-                        f"{wait_id}/{edge.id}",
-                        self.at(edge.after),
-                        "boundary",
-                        node_id,
-                        wait=wait_id,
-                        edge=edge.id,
-                    )
-                )
+        moments = [
+            (e, self.at(e.after)) for e in self.c.boundary[node_id] if e.on == "timeout" and e.after
+        ]
+        for edge, at in moments:
+            timer_id = f"{wait_id}/{edge.id}"
+            timers.append(
+                self.schedule(timer_id, at, "boundary", node_id, wait=wait_id, edge=edge.id)
+            )
         record["timers"] = timers
         self.s["waits"][wait_id] = record
         self.s["tokens"][token] = {"node": node_id, "wait": wait_id}
@@ -237,9 +265,17 @@ class Run:
         details: dict[str, Any],
         *,
         join: bool = False,
-        also: list[str] | None = None,
+        also: list[list[Any]] | None = None,
+        edge: str | None = None,
+        leaving: bool = False,
+        outcome: str | None = None,
     ) -> None:
-        """Stop ``token`` (and the ``also`` tokens) at a node until someone retries it."""
+        """Stop ``token`` at a node until someone retries it.
+
+        A retry enters the node again (by ``edge``), or, when the token was ``leaving``
+        the node (its outgoing conditions failed), tries leaving again with ``outcome``.
+        ``also``: other tokens stopped with it, as [token, node, edge] (an endless loop).
+        """
         incident_id = self.new_id("inc")
         self.m("incidents")[incident_id] = {
             "node": node_id,
@@ -251,9 +287,12 @@ class Run:
             "at": self.now_iso,
             "join": join,
             "also": also or [],
+            "edge": edge,
+            "leaving": leaving,
+            "outcome": outcome,
         }
         tokens = self.s["tokens"]
-        for stopped in (token, *(also or ())):
+        for stopped in (token, *(t for t, _, _ in also or ())):
             if stopped in tokens:
                 tokens[stopped] = {"node": tokens[stopped]["node"], "wait": "incident"}
         self.emit(
@@ -262,7 +301,14 @@ class Run:
             )
         )
 
-    def finish(self, outcome: str, *, reason: str = "") -> None:
+    def undo_tasks(self, task_ids: list[str]) -> None:
+        """Take back tasks created by a node whose entry then failed (no orphans)."""
+        for task_id in task_ids:
+            self._cancel_task_timers(task_id)
+            del self.s["tasks"][task_id]
+            self.emit(CancelTask(task_id=task_id, reason="the step could not start"))
+
+    def finish(self, outcome: str, *, reason: str = "", implicit: bool = False) -> None:
         """End the whole instance: cancel every open task, timer and wait."""
         for wait_id in list(self.s["waits"]):
             self.end_wait(wait_id, cancel=True, reason=reason)
@@ -276,8 +322,8 @@ class Run:
             if incident["status"] == "open":
                 self.m("incidents")[incident_id] = {**incident, "status": "closed"}
         self.queue.clear()
-        if outcome == "completed":
-            outcome = self.s.pop("outcome_hint", None) or "completed"
+        if implicit:  # every path ended: the last end reached says how
+            outcome = self.s.get("outcome_hint") or outcome
         self.s.pop("outcome_hint", None)
         self.s["status"] = outcome
         self.s["finished_at"] = self.now_iso
@@ -339,26 +385,20 @@ class Run:
         due: datetime | None = None
         timers: list[str] = []
         if sla is not None:
+            # every moment first, so that a bad duration leaves nothing half-scheduled
             due = self.at(sla.due, sla.calendar)
-            timers.append(self.schedule(f"{task_id}/due", due, "sla_due", node.id, task=task_id))
-            for i, remind in enumerate(sla.remind):
-                at = self.at(remind, sla.calendar)
+            plan = [(f"{task_id}/due", due, "sla_due", 0)]
+            plan += [
+                (f"{task_id}/remind{i + 1}", self.at(r, sla.calendar), "sla_remind", i)
+                for i, r in enumerate(sla.remind)
+            ]
+            plan += [
+                (f"{task_id}/escalate{i + 1}", self.at(e.after, sla.calendar), "sla_escalate", i)
+                for i, e in enumerate(sla.escalate)
+            ]
+            for timer_id, at, purpose, level in plan:
                 timers.append(
-                    self.schedule(
-                        f"{task_id}/remind{i + 1}", at, "sla_remind", node.id, task=task_id, level=i
-                    )
-                )
-            for i, level in enumerate(sla.escalate):
-                at = self.at(level.after, sla.calendar)
-                timers.append(
-                    self.schedule(
-                        f"{task_id}/escalate{i + 1}",
-                        at,
-                        "sla_escalate",
-                        node.id,
-                        task=task_id,
-                        level=i,
-                    )
+                    self.schedule(timer_id, at, purpose, node.id, task=task_id, level=level)
                 )
         self.s["tasks"][task_id] = {
             "node": node.id,
@@ -420,4 +460,18 @@ def as_datetime(value: Any, source: str) -> datetime:
         raise Incident(
             "not_a_time", f"{source!r} did not give a date and time with a time zone", {}
         )
+    return value
+
+
+def json_safe(value: Any) -> Any:
+    """Expression results as plain JSON: dates and times as ISO 8601 text, durations as
+    seconds, tuples as lists. The state must survive a save and reload unchanged."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, tuple | list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
     return value

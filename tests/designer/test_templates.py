@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from designer import Scenario, list_templates, load_template, simulate
-from engine import validate
+from engine import ReceiveMessage, step, validate
 from engine.effects import CancelTask, SendNotification
 
 ORDER = {
@@ -103,8 +103,23 @@ def test_carrier_failure_falls_back_to_a_manual_label():
     assert run.status == "completed"
 
 
-def test_delivery_cancels_the_open_chase_task():
+def test_delivery_after_the_chase_began_cancels_the_open_chase_task():
     definition = load_template("order-management")
-    run = simulate(definition, ORDER, start=T0, scenario=Scenario(messages=False))
-    assert any(t["node"] == "chase_carrier" for t in run.state["tasks"].values())
-    _ = CancelTask
+    run = simulate(
+        definition, ORDER, start=T0, scenario=Scenario(messages=False, hold={"chase_carrier"})
+    )
+    (wait,) = [w for w in run.state["waits"].values() if w["node"] == "await_delivery"]
+    chase = [
+        tid
+        for tid, t in run.state["tasks"].items()
+        if t["node"] == "chase_carrier" and t["status"] == "open"
+    ]
+    assert len(chase) == 1
+    state, effects = step(
+        definition,
+        run.state,
+        ReceiveMessage("delivered", {}, wait["correlation"]),
+        T0 + timedelta(days=8),
+    )
+    assert state["status"] == "completed"
+    assert [e.task_id for e in effects if isinstance(e, CancelTask)] == chase

@@ -662,7 +662,7 @@ def test_sla_timers_fire_reminder_overdue_and_escalation_levels(drive):
     for timer_id in sorted(d.timers(), key=lambda k: d.s["timers"][k]["at"]):
         events += [(e.event, e.level, e.action) for e in d.of(SlaEvent, d.fire(timer_id))]
     assert events == [
-        ("remind", 0, None),
+        ("remind", 1, None),
         ("due", 0, None),
         ("escalate", 1, "notify"),
         ("escalate", 2, "priority"),
@@ -993,3 +993,112 @@ def test_effects_serialise_to_json(drive):
     kinds = [json.loads(json.dumps(e.to_dict()))["kind"] for e in d.effects]
     assert "call_http" in kinds
     assert any(isinstance(e, CreateTask) for e in d.effects) is False
+
+
+# --- failures while leaving, partial entries, outcomes, JSON state ---------------------------
+
+
+def test_condition_failing_after_a_task_raises_incident_and_retry_leaves_again(drive):
+    wf = workflow(
+        [START, node("a", "user_task"), node("big", "user_task"), END],
+        [
+            edge("start", "a"),
+            edge("a", "big", condition="total > 10"),
+            edge("a", "end", default=True),
+            edge("big", "end"),
+        ],
+    )
+    d = drive(wf)
+    d.start()
+    effects = d.complete("a")
+    (incident,) = d.of(RaiseIncident, effects)
+    assert (incident.node, incident.code) == ("a", "missing_data")
+    d.send(UpdateData({"total": 50}, by="admin"))
+    d.send(RetryIncident(incident.incident_id))
+    assert len(d.open_tasks("big")) == 1
+    assert len(d.s["tasks"]) == 2  # the completed task was not created again
+
+
+def test_failed_approval_entry_leaves_no_orphan_tasks(drive):
+    appr = node("ok", "approval", approvers=[{"user": "u0"}, {"expr": "boss"}])
+    d = drive(seq(appr))
+    effects = d.start()
+    assert d.of(RaiseIncident, effects)[0].code == "missing_data"
+    assert d.open_tasks() == []
+    assert d.s["timers"] == {}
+    d.send(UpdateData({"boss": "bea"}))
+    d.send(RetryIncident(d.of(RaiseIncident, effects)[0].incident_id))
+    assert len(d.open_tasks("ok")) == 2
+
+
+def test_one_person_holding_both_approval_tasks_counts_once_and_approves(drive):
+    d = drive(approval_wf("all", approvers=2))
+    d.start()
+    for task in d.open_tasks("ok"):
+        d.send(CompleteTask(task, {}, by="same-person", outcome="approve"))
+    assert d.status == "completed"
+    assert d.s["data"]["ok"]["outcome"] == "approve"
+
+
+def test_terminating_completed_end_is_not_overruled_by_an_earlier_rejected_path(drive):
+    wf = workflow(
+        [
+            START,
+            node("split", "parallel"),
+            node("a", "user_task"),
+            node("no", "end", outcome="rejected", terminate=False),
+            node("stop", "end", terminate=True),
+        ],
+        [edge("start", "split"), edge("split", "no"), edge("split", "a"), edge("a", "stop")],
+    )
+    d = drive(wf)
+    d.start()
+    d.complete("a")
+    assert d.status == "completed"
+
+
+def test_set_stores_dates_and_durations_as_json(drive):
+    d = drive(
+        seq(
+            node("s", "set", assign={"ship_by": "now + days(2)", "window": "hours(3)"}),
+            node("a", "user_task"),
+        )
+    )
+    d.start()
+    assert d.s["data"]["ship_by"] == (T0 + timedelta(days=2)).isoformat()
+    assert d.s["data"]["window"] == 10800.0
+    assert json.loads(json.dumps(d.s)) == d.s
+
+
+def test_dotted_result_key_nests_the_form_data(drive):
+    d = drive(seq(node("a", "user_task", result="checks.packing")))
+    d.start({"checks": {"picking": True}})
+    d.complete("a", {"ok": True})
+    assert d.s["data"]["checks"] == {"picking": True, "packing": {"ok": True}}
+
+
+def test_expressions_can_read_the_instance(drive):
+    wf = workflow(
+        [
+            START,
+            node("a", "user_task", stage="Working"),
+            node("gw", "exclusive"),
+            node("b", "user_task"),
+            END,
+        ],
+        [
+            edge("start", "a"),
+            edge("a", "gw"),
+            edge(
+                "gw",
+                "b",
+                condition="instance.stage == 'Working' and get(instance.data, 'x', 0) == 0",
+            ),
+            edge("gw", "end", default=True),
+            edge("b", "end"),
+        ],
+    )
+    d = drive(wf)
+    d.start()
+    d.complete("a")
+    assert len(d.open_tasks("b")) == 1
