@@ -90,8 +90,62 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     definition = parse_definition(_load_json(str(TEMPLATES_DIR / "order-management.json")))
-    print("The service is not built yet; running the order-management template headless.\n")
+    print("Running the order-management template headless, with simulated people and systems.\n")
     return _print_simulation(definition, DEMO_ORDER, datetime.now(UTC), Scenario())
+
+
+def _print_first_start(passwords: dict[str, str]) -> None:
+    if not passwords:
+        return
+    print("\nFirst start: demo people and their passwords (shown once, keep them):")
+    for username, password in passwords.items():
+        print(f"  {username:<8} {password}")
+    print()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    settings = Settings.from_env()
+    app = create_app(settings)
+    _print_first_start(getattr(app.state, "first_start", {}))
+    print(
+        f"Stepwise on http://{args.host}:{args.port}  (API docs: /docs; database: {settings.url.split('@')[-1]})"
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", workers=1)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import time
+
+    from app.main import create_app
+    from app.services.outbox import tick
+    from app.settings import Settings
+
+    app = create_app(Settings.from_env())
+    print("Stepwise worker: firing timers and sending the outbox (Ctrl+C stops)")
+    try:
+        while True:
+            tick(app.state.worker)
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from app.db.engine import make_engine
+    from app.db.migrate import upgrade
+    from app.settings import Settings
+
+    engine = make_engine(Settings.from_env().url)
+    upgrade(engine)
+    engine.dispose()
+    print("database is up to date")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,8 +161,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="JSON file with the instance's start data")
     p.add_argument("--start", help="when the run starts (ISO 8601; default: now)")
     p.set_defaults(func=cmd_simulate)
-    p = sub.add_parser("run", help="run Stepwise")
+    p = sub.add_parser(
+        "demo", help="run the order-management template headless with simulated people"
+    )
     p.set_defaults(func=cmd_run)
+    for name, helptext in (
+        ("serve", "serve the app on an existing database"),
+        ("run", "migrate, seed and serve"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("worker", help="run the timer and outbox workers without serving HTTP")
+    p.add_argument("--interval", type=float, default=1.0)
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("migrate", help="bring the database schema up to date")
+    p.set_defaults(func=cmd_migrate)
     return parser
 
 

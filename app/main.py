@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from app import errors
 from app.db.engine import make_engine, make_sessionmaker
 from app.db.migrate import upgrade
+from app.scheduler import make_worker
+from app.scheduler import start as start_scheduler
 from app.services.runner import DefinitionCache
 from app.settings import Settings
 
@@ -20,13 +22,35 @@ CSP = (
 )
 
 
+INDEX_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Stepwise</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:4rem auto;padding:0 1rem;color:#1f2937}
+h1{color:#4338ca}code{background:#eef2ff;padding:.1rem .3rem;border-radius:.25rem}a{color:#4338ca}</style>
+</head><body>
+<h1>Stepwise is running</h1>
+<p>The order-management workflow is published and ready. The browser designer and inbox
+arrive with the frontend; until then everything is available through the HTTP API.</p>
+<ul>
+<li><a href="/docs">API documentation</a> (try it out: log in with <code>POST /api/auth/login</code>)</li>
+<li><a href="/healthz">Health check</a></li>
+</ul>
+<p>The demo people's passwords were printed in the terminal on first start.</p>
+</body></html>
+"""
+
+
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = start_scheduler(app) if settings.run_scheduler else None
         yield
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        app.state.worker.client.close()
         engine.dispose()
 
     app = FastAPI(
@@ -46,6 +70,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         from app.seed import seed
 
         app.state.first_start = seed(app.state.sessionmaker, settings)
+    app.state.worker = make_worker(app)
     errors.install(app)
     _middleware(app, settings)
 
@@ -63,6 +88,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    if (settings.frontend_dir / "index.html").is_file():
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def index() -> HTMLResponse:
+            return HTMLResponse(INDEX_HTML)
 
     return app
 

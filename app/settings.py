@@ -43,6 +43,12 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         data_dir = Path(os.environ.get("STEPWISE_DATA_DIR", str(ROOT / "data")))
+        # STEPWISE_SETTING_PAYMENT_URL=... becomes {{ settings.payment_url }} in templates
+        extra = {
+            key.removeprefix("STEPWISE_SETTING_").lower(): value
+            for key, value in os.environ.items()
+            if key.startswith("STEPWISE_SETTING_")
+        }
         return cls(
             database_url=os.environ.get("DATABASE_URL", ""),
             data_dir=data_dir,
@@ -50,4 +56,5 @@ class Settings:
             secure_cookies=os.environ.get("STEPWISE_SECURE_COOKIES") == "1",
             seed_demo=os.environ.get("STEPWISE_SEED_DEMO", "1") == "1",
             run_scheduler=os.environ.get("STEPWISE_SCHEDULER", "1") == "1",
+            extra=extra,
         )

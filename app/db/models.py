@@ -262,7 +262,8 @@ class Task(Base):
 
 
 class TaskCandidate(Base):
-    """Who may claim an unassigned task: a user or a role (a row each, for querying inboxes)."""
+    """Who may claim an unassigned task: a user or a role; or who may not (``exclude``, four
+    eyes). A row each, for querying inboxes."""
 
     __tablename__ = "task_candidates"
     __table_args__ = (Index("ix_task_candidates_lookup", "kind", "name"),)

@@ -19,7 +19,12 @@ def offered_to(me: Principal) -> ColumnElement[bool]:
             else false(),
         ),
     )
-    return and_(Task.status == "open", Task.assignee.is_(None), candidate)
+    barred = exists().where(
+        TaskCandidate.task_id == Task.id,
+        TaskCandidate.kind == "exclude",
+        TaskCandidate.name == me.username,
+    )
+    return and_(Task.status == "open", Task.assignee.is_(None), candidate, ~barred)
 
 
 def task_visible(me: Principal) -> ColumnElement[bool]:

@@ -439,6 +439,9 @@ def set_candidates(session: Session, task: Task) -> None:
     session.add_all(
         TaskCandidate(task_id=task.id, kind="role", name=r) for r in task.candidate_roles
     )
+    session.add_all(
+        TaskCandidate(task_id=task.id, kind="exclude", name=u) for u in task.excluded_users
+    )
 
 
 def _sla_event(

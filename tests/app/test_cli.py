@@ -74,6 +74,6 @@ def test_simulate_prints_path_stages_and_effects(
     assert out.rstrip().endswith("Status: completed")
 
 
-def test_run_drives_the_order_template_headless(capsys: pytest.CaptureFixture[str]):
-    assert main(["run"]) == 0
+def test_demo_drives_the_order_template_headless(capsys: pytest.CaptureFixture[str]):
+    assert main(["demo"]) == 0
     assert "Status: completed" in capsys.readouterr().out
