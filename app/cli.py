@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.settings import Settings
 
     settings = Settings.from_env()
+    base = f"http://{args.host}:{args.port}/demo"
+    if "payment_url" not in settings.extra and "carrier_url" not in settings.extra:
+        # nothing configured: the workflows talk to the app's own demo payment and carrier
+        extra = {
+            **settings.extra,
+            "payment_url": f"{base}/payment",
+            "carrier_url": f"{base}/carrier",
+        }
+        settings = replace(settings, extra=extra, demo_systems=True)
     app = create_app(settings)
     _print_first_start(getattr(app.state, "first_start", {}))
     print(

@@ -22,7 +22,10 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    with request.app.state.sessionmaker() as session:
+    """A session for this request; reads (GET, HEAD) take no write lock on SQLite."""
+    state = request.app.state
+    make = state.read_sessionmaker if request.method in ("GET", "HEAD") else state.sessionmaker
+    with make() as session:
         yield session
 
 

@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_sessionmaker = make_sessionmaker(engine, readonly=True)
     app.state.definitions = DefinitionCache()
     if migrate:
         upgrade(engine)
@@ -78,6 +79,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     for module in (auth, workflows, instances, tasks, messages):
         app.include_router(module.router)
+    if settings.demo_systems:
+        from app.routes import demo
+
+        app.include_router(demo.router)
     for optional in ("documents", "tables", "admin"):
         try:
             module = __import__(f"app.routes.{optional}", fromlist=["router"])

@@ -22,6 +22,8 @@ class Settings:
         secure_cookies: send cookies only over HTTPS (set in production).
         seed_demo: load the templates, demo people and the inventory table at first start.
         run_scheduler: run the timer and outbox workers inside this process.
+        demo_systems: serve stand-in payment and carrier APIs under /demo.
+        extra: values templates read as ``settings.*`` (payment_url, carrier_url, smtp_host...).
     """
 
     database_url: str = ""
@@ -34,6 +36,7 @@ class Settings:
     seed_demo: bool = True
     run_scheduler: bool = True
     frontend_dir: Path = ROOT / "frontend" / "dist"
+    demo_systems: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

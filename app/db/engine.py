@@ -37,11 +37,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Reads (GET requests) begin deferred: in WAL they never wait for the writer.
+            readonly = conn.get_execution_options().get("stepwise_readonly", False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:
+    """Sessions; ``readonly`` ones are for requests that only read (no write lock on SQLite)."""
+    bind = engine.execution_options(stepwise_readonly=True) if readonly else engine
+    return sessionmaker(bind, expire_on_commit=False)
