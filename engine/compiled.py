@@ -112,6 +112,7 @@ class Compiled:
         self.requests: dict[str, dict[str, Any]] = {
             n.id: n.request.model_dump() for n in definition.nodes if isinstance(n, HttpNode)
         }
+        self._contextual: dict[str, bool] = {}
         self.specs: dict[int, dict[str, Any]] = {}
         """Assignee specs as JSON, by ``id()`` of the spec object (owned by the definition)."""
         self.forms: dict[str, FormValidator] = {}
@@ -142,6 +143,13 @@ class Compiled:
         found = self.specs.get(id(spec))
         if found is None:
             found = self.specs[id(spec)] = spec.model_dump(exclude_none=True)
+        return found
+
+    def contextual(self, source: str) -> bool:
+        """Whether an expression may read ``instance`` or ``task`` (a cheap, safe over-estimate)."""
+        found = self._contextual.get(source)
+        if found is None:
+            found = self._contextual[source] = "instance" in source or "task" in source
         return found
 
     def expr(self, source: str) -> Expression:

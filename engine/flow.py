@@ -37,7 +37,7 @@ from engine.model import (
     TimerNode,
     UserTaskNode,
 )
-from engine.runtime import Incident, Run, as_datetime
+from engine.runtime import Incident, Run, as_datetime, json_safe
 
 MAX_MOVES_PER_STEP: Final = 10_000
 """A step that moves tokens this often without reaching a wait is looping; it raises an incident."""
@@ -158,7 +158,7 @@ class Flow(Run):
 
     def _set(self, token: str, node: SetNode, edge_id: str | None) -> None:
         for name, source in node.assign.items():
-            self.assign(name, self.eval(source))
+            self.assign(name, json_safe(self.eval(source)))
         self.leave(token, node.id)
 
     def _decision(self, token: str, node: DecisionNode, edge_id: str | None) -> None:

@@ -52,7 +52,7 @@ from engine.model import (
     Definition,
 )
 from engine.problems import parse_definition
-from engine.runtime import Calendars
+from engine.runtime import Calendars, json_safe
 from engine.state import STATE_FORMAT, new_state
 
 
@@ -410,7 +410,7 @@ class _Step(Flow):
             return
         try:
             out = {
-                name: self.c.expr(src).evaluate(command.data, now=self.now)
+                name: json_safe(self.c.expr(src).evaluate(command.data, now=self.now))
                 for name, src in node.output.items()
             }
         except ExpressionError as exc:

@@ -125,7 +125,8 @@ class Run:
     def eval(self, source: str, extra: Mapping[str, Any] | None = None) -> Any:
         names: Mapping[str, Any] = self.data if extra is None else ChainMap(dict(extra), self.data)
         try:
-            return self.c.expr(source).evaluate(names, now=self.now, context=self.context())
+            context = self.context() if self.c.contextual(source) else None
+            return self.c.expr(source).evaluate(names, now=self.now, context=context)
         except MissingNameError as exc:
             raise Incident(
                 "missing_data",
@@ -150,8 +151,8 @@ class Run:
         }
 
     def assign(self, name: str, value: Any) -> None:
-        """Set a data field; a dotted name (``tax.amount``) sets a field inside a record."""
-        value = json_safe(value)
+        """Set a data field; a dotted name (``tax.amount``) sets a field inside a record.
+        ``value`` must be plain JSON already (see ``json_safe`` for expression results)."""
         head, _, rest = name.partition(".")
         if not rest:
             self.s["data"] = {**self.data, name: value}
