@@ -113,11 +113,14 @@ def _middleware(app: FastAPI, settings: Settings) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         length = request.headers.get("content-length")
-        limit = (
-            settings.max_upload_bytes
-            if "/documents" in request.url.path
-            else settings.max_json_bytes
+        path = request.url.path
+        upload = (
+            request.method == "POST"
+            and path.startswith("/api/instances/")
+            and path.endswith("/documents")
         )
+        # an upload's multipart wrapping adds a little; the route enforces the file's own limit
+        limit = settings.max_upload_bytes + 64 * 1024 if upload else settings.max_json_bytes
         if length is not None and (not length.isdigit() or int(length) > limit):
             return JSONResponse(
                 errors.body("too_large", f"the request body is over the limit of {limit} bytes"),

@@ -1,0 +1,44 @@
+"""The app as a whole: security headers, JSON errors for anything, limits."""
+
+from __future__ import annotations
+
+
+def test_html_pages_carry_security_headers(anonymous):
+    r = anonymous.get("/")
+    assert r.status_code == 200
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_unknown_route_is_a_json_404(anonymous):
+    r = anonymous.get("/api/nothing-here")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+
+
+def test_body_over_the_limit_is_refused_before_it_is_read(login):
+    admin = login("admin")
+    r = admin.post(
+        "/api/workflows/order-management/instances",
+        content=b'{"data": {"x": "' + b"a" * (2 * 1024 * 1024) + b'"}}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "too_large"
+
+
+def test_openapi_describes_every_api_route_with_error_responses(anonymous):
+    schema = anonymous.get("/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/api"):
+            continue
+        for method, operation in operations.items():
+            assert "422" in operation["responses"] or method == "get", (method, path)
+            assert "401" in operation["responses"] or path == "/api/auth/login", (method, path)
+
+
+def test_healthz(anonymous):
+    assert anonymous.get("/healthz").json() == {"status": "ok"}
