@@ -33,13 +33,6 @@ def complete(
     barrier: threading.Barrier, results: dict[str, int], client: TestClient, name: str, task_id: str
 ) -> None:
     barrier.wait()
-    results[name] = client.post(f"/api/tasks/{task_id}/complete", json={"data": {}}).status_code
-
-
-def complete(
-    barrier: threading.Barrier, results: dict[str, int], client: TestClient, name: str, task_id: str
-) -> None:
-    barrier.wait()
     response = client.post(f"/api/tasks/{task_id}/complete", json={"data": {}})
     results[name] = response.status_code
 
