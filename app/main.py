@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from app import errors
+from app import clock, errors
+from app.clock import Clock
 from app.db.engine import make_engine, make_sessionmaker
 from app.db.migrate import upgrade
 from app.scheduler import make_worker
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.read_sessionmaker = make_sessionmaker(engine, readonly=True)
     app.state.definitions = DefinitionCache()
+    app.state.clock = Clock(controllable=settings.controllable_clock)
     if migrate:
         upgrade(engine)
     if settings.seed_demo:
@@ -76,8 +78,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     _middleware(app, settings)
 
     from app.routes import auth, instances, messages, tasks, workflows
+    from app.routes import clock as clock_routes
 
-    for module in (auth, workflows, instances, tasks, messages):
+    for module in (auth, workflows, instances, tasks, messages, clock_routes):
         app.include_router(module.router)
     if settings.demo_systems:
         from app.routes import demo
@@ -126,6 +129,7 @@ def _middleware(app: FastAPI, settings: Settings) -> None:
                 errors.body("too_large", f"the request body is over the limit of {limit} bytes"),
                 status_code=413,
             )
+        clock.use(app.state.clock)
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

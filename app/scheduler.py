@@ -23,6 +23,7 @@ def make_worker(app: FastAPI) -> Worker:
         cache=app.state.definitions,
         settings=app.state.settings,
         client=httpx.Client(timeout=10),
+        clock=app.state.clock,
     )
 
 

@@ -23,6 +23,7 @@ class Settings:
         seed_demo: load the templates, demo people and the inventory table at first start.
         run_scheduler: run the timer and outbox workers inside this process.
         demo_systems: serve stand-in payment and carrier APIs under /demo.
+        controllable_clock: let an admin move the service's clock forward (tests, demos).
         extra: values templates read as ``settings.*`` (payment_url, carrier_url, smtp_host...).
     """
 
@@ -37,6 +38,7 @@ class Settings:
     run_scheduler: bool = True
     frontend_dir: Path = ROOT / "frontend" / "dist"
     demo_systems: bool = False
+    controllable_clock: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -60,4 +62,5 @@ class Settings:
             seed_demo=os.environ.get("STEPWISE_SEED_DEMO", "1") == "1",
             run_scheduler=os.environ.get("STEPWISE_SCHEDULER", "1") == "1",
             extra=extra,
+            controllable_clock=os.environ.get("STEPWISE_CONTROLLABLE_CLOCK") == "1",
         )

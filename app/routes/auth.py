@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import delete, func, select
 
+from app import clock
 from app.db.models import LoginAttempt, LoginSession, User
 from app.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep, roles_of
 from app.errors import ApiError
@@ -30,7 +31,7 @@ def _client(request: Request) -> str:
 def login(
     body: LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> MeOut:
-    now = datetime.now(UTC)
+    now = clock.now()
     client = _client(request)
     recent = session.scalar(
         select(func.count())

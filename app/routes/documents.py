@@ -7,7 +7,7 @@ anyone else an instance or document is simply not there (404), never forbidden.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from app import clock
 from app.db.models import Comment, Document, Instance, Task, new_id
 from app.deps import CurrentUser, Principal, SessionDep, SettingsDep
 from app.errors import ApiError, not_found
@@ -133,7 +134,7 @@ def _record(
         if task is None or task.instance_id != instance_id:
             raise ApiError(422, "invalid_request", f"this instance has no task {task_id!r}")
     store.keep(upload)
-    now = datetime.now(UTC)
+    now = clock.now()
     document = Document(
         id=new_id(),
         instance_id=instance_id,
@@ -258,7 +259,7 @@ def add_comment(
     instance_id: str, body: CommentIn, session: SessionDep, me: CurrentUser
 ) -> CommentOut:
     visible_instance(session, me, instance_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     comment = Comment(
         id=new_id(), instance_id=instance_id, author=me.username, body=body.body, created_at=now
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.db.models import AuditEvent, Incident, Instance, Task, Workflow
 from app.deps import AdminUser, CurrentUser, Principal, SessionDep
 from app.errors import ApiError, forbidden, not_found
@@ -142,7 +143,7 @@ def start(
         workflow_key=key,
         data=body.data,
         actor=me.username,
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     session.commit()
     return detail(session, instance)
@@ -242,7 +243,7 @@ def cancel(
     instance = visible_instance(session, me, instance_id)
     if not me.is_admin and instance.started_by != me.username:
         raise forbidden("only an admin or whoever started it may cancel an instance")
-    now = datetime.now(UTC)
+    now = clock.now()
     instance = lock_instance(session, instance_id)
     runner.run_command(
         session,
@@ -281,7 +282,7 @@ def _suspend(
     if instance.status != "running":
         raise ApiError(409, "instance_finished", f"this instance is {instance.status}")
     instance.suspended = suspended
-    now = datetime.now(UTC)
+    now = clock.now()
     instance.updated_at = now
     action = "instance.suspended" if suspended else "instance.resumed"
     audit(session, action, actor=me.username, instance_id=instance_id, now=now, reason=reason)
@@ -301,7 +302,7 @@ def correct_data(
             "stale_version",
             f"the instance is at version {instance.version}, not {body.version}",
         )
-    now = datetime.now(UTC)
+    now = clock.now()
     before = {k: instance.state.get("data", {}).get(k) for k in body.data}
     was_suspended = instance.suspended
     instance.suspended = False
@@ -336,7 +337,7 @@ def retry_incident(
     incident = session.get(Incident, incident_id)
     if incident is None or incident.instance_id != instance_id:
         raise not_found("incident", incident_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     runner.run_command(
         session,
         cache=cache(request),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
+from app import clock
 from app.db.models import MessageWait
 from app.deps import CurrentUser, SessionDep
 from app.errors import ApiError
@@ -42,7 +41,7 @@ def deliver(body: MessageIn, request: Request, session: SessionDep, me: CurrentU
             f"{len(instances)} instances wait for {body.message!r} with {key!r}",
         )
     instance = lock_instance(session, waits[0].instance_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     command = ReceiveMessage(body.message, body.data, correlation=body.correlation)
     runner.run_command(
         session,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.db.models import Comment, Instance, Task, User
 from app.deps import CurrentUser, Principal, SessionDep, roles_of
 from app.errors import ApiError, forbidden, not_found
@@ -127,7 +127,7 @@ def claim(task_id: str, request: Request, session: SessionDep, me: CurrentUser) 
         raise ApiError(409, "already_claimed", f"{task.assignee} has this task already")
     if not can_take(me, task, roles_of(session, me.user_id)):
         raise forbidden("this task is not offered to you or your roles")
-    now = datetime.now(UTC)
+    now = clock.now()
     task.assignee, task.claimed_at = me.username, now
     runner.run_command(
         session,
@@ -160,7 +160,7 @@ def unclaim(task_id: str, request: Request, session: SessionDep, me: CurrentUser
         raise ApiError(
             409, "no_pool", "this task was assigned to one person; ask for it to be reassigned"
         )
-    now = datetime.now(UTC)
+    now = clock.now()
     task.assignee, task.claimed_at = None, None
     runner.run_command(
         session,
@@ -193,7 +193,7 @@ def complete(
         raise _not_open(task)
     if not can_take(me, task, roles_of(session, me.user_id)):
         raise forbidden("this task is not yours to complete")
-    now = datetime.now(UTC)
+    now = clock.now()
     command = CompleteTask(task.engine_id, body.data, by=me.username, outcome=body.outcome)
     runner.run_command(
         session,
@@ -242,7 +242,7 @@ def delegate(
     _active_user(session, body.to)
     if body.to in (task.excluded_users or []):
         raise ApiError(422, "four_eyes", f"{body.to} may not take this task (four-eyes rule)")
-    now = datetime.now(UTC)
+    now = clock.now()
     task.assignee, task.delegated_from = body.to, me.username
     runner.run_command(
         session,
@@ -284,7 +284,7 @@ def reassign(
     else:
         task.assignee, task.candidate_users, task.candidate_roles = None, [], [body.role]
     set_candidates(session, task)
-    now = datetime.now(UTC)
+    now = clock.now()
     runner.run_command(
         session,
         cache=cache(request),
@@ -330,7 +330,7 @@ def comments(task_id: str, session: SessionDep, me: CurrentUser) -> list[Comment
 @router.post("/tasks/{task_id}/comments", response_model=CommentOut, status_code=201)
 def add_comment(task_id: str, body: CommentIn, session: SessionDep, me: CurrentUser) -> CommentOut:
     task = _visible(session, me, task_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     comment = Comment(
         instance_id=task.instance_id,
         task_id=task.id,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.db.models import Role, User, Workflow, WorkflowVersion
 from app.deps import AdminUser, CurrentUser, DesignerUser, SessionDep
 from app.errors import ApiError, not_found
@@ -79,7 +79,7 @@ def list_workflows(session: SessionDep, me: CurrentUser) -> list[WorkflowSummary
 
 @router.post("/workflows", response_model=WorkflowOut, status_code=201)
 def create_workflow(body: WorkflowCreate, session: SessionDep, me: DesignerUser) -> WorkflowOut:
-    now = datetime.now(UTC)
+    now = clock.now()
     if session.get(Workflow, body.key) is not None:
         raise ApiError(409, "exists", f"a workflow with the key {body.key!r} exists already")
     draft = dict(body.draft) if body.draft else _empty_draft(body.key, body.name)
@@ -122,7 +122,7 @@ def get_workflow(key: str, session: SessionDep, me: CurrentUser) -> WorkflowOut:
 @router.put("/workflows/{key}/draft", response_model=WorkflowOut)
 def save_draft(key: str, body: DraftIn, session: SessionDep, me: DesignerUser) -> WorkflowOut:
     """Save the draft (any state, even invalid: validation tells what to fix)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     workflow = session.scalar(select(Workflow).where(Workflow.key == key).with_for_update())
     if workflow is None or workflow.archived:
         raise not_found("workflow", key)
@@ -152,7 +152,7 @@ def validate_draft(key: str, session: SessionDep, me: CurrentUser) -> Validation
 @router.post("/workflows/{key}/publish", response_model=VersionOut, status_code=201)
 def publish(key: str, session: SessionDep, me: AdminUser) -> VersionOut:
     """Publish the draft as a new immutable version; instances stay on the version they started on."""
-    now = datetime.now(UTC)
+    now = clock.now()
     workflow = session.scalar(select(Workflow).where(Workflow.key == key).with_for_update())
     if workflow is None or workflow.archived:
         raise not_found("workflow", key)

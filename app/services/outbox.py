@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -23,6 +23,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import clock
+from app.clock import Clock
 from app.db.models import Outbox, Timer
 from app.services import runner
 from app.services.runner import DefinitionCache, lock_instance
@@ -42,6 +44,7 @@ class Worker:
     cache: DefinitionCache
     settings: Settings
     client: httpx.Client
+    clock: Clock | None = None
 
 
 def render(value: Any, context: dict[str, Any]) -> Any:
@@ -313,5 +316,7 @@ def _child_finished(worker: Worker, row_id: int, payload: dict[str, Any], *, now
 
 def tick(worker: Worker, *, now: datetime | None = None) -> tuple[int, int]:
     """One round of work: due timers, then the outbox. The scheduler calls this; tests too."""
-    now = now or datetime.now(UTC)
+    if worker.clock is not None:
+        clock.use(worker.clock)
+    now = now or clock.now()
     return fire_due_timers(worker, now=now), deliver_outbox(worker, now=now)

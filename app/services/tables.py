@@ -7,12 +7,12 @@ reservation and the instance's move happen together or not at all.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.db.models import DataRow, DataTable
 from engine import TableOperation
 
@@ -56,7 +56,7 @@ def apply_operation(session: Session, op: TableOperation) -> dict[str, Any]:
                     return {"error": f"{op.table} has no row {row_key(table, key)!r}"}
                 row.values = {**row.values, **values}
                 row.version += 1
-                row.updated_at = datetime.now(UTC)
+                row.updated_at = clock.now()
             return {"result": {"ok": True}}
         return _increment(session, table, op)
     except KeyError as exc:
@@ -83,7 +83,7 @@ def _increment(session: Session, table: DataTable, op: TableOperation) -> dict[s
         planned.append((row, new))
     if short:
         return {"result": {"ok": False, "short": short}}
-    now = datetime.now(UTC)
+    now = clock.now()
     for row, new in planned:
         row.values = new
         row.version += 1
