@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -68,6 +68,11 @@ def _from_token(session: Session, header: str, request: Request) -> Principal:
     user = session.get(User, token.user_id)
     if user is None or not user.is_active:
         raise ApiError(401, "unauthenticated", "the API token's user is not active")
+    now = datetime.now(UTC)
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = (
+            now  # written with the request's own transaction, at most once a minute
+        )
     scopes = frozenset(token.scopes or ())
     needed = "write" if request.method in UNSAFE else "read"
     if needed not in scopes and "*" not in scopes:

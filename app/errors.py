@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import CommandError, DefinitionError
@@ -96,6 +97,16 @@ def install(app: FastAPI) -> None:
         code = codes.get(exc.status_code, "http_error")
         return JSONResponse(
             body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        return JSONResponse(
+            body(
+                "invalid_request",
+                "the request holds a value the database cannot store (e.g. a NUL character)",
+            ),
+            status_code=422,
         )
 
     @app.exception_handler(Exception)

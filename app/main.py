@@ -77,10 +77,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     errors.install(app)
     _middleware(app, settings)
 
-    from app.routes import auth, instances, messages, tasks, workflows
+    from app.routes import auth, instances, messages, people, tasks, workflows
     from app.routes import clock as clock_routes
 
-    for module in (auth, workflows, instances, tasks, messages, clock_routes):
+    for module in (auth, workflows, instances, tasks, messages, people, clock_routes):
         app.include_router(module.router)
     if settings.demo_systems:
         from app.routes import demo
@@ -117,10 +117,9 @@ def _middleware(app: FastAPI, settings: Settings) -> None:
     ) -> Response:
         length = request.headers.get("content-length")
         path = request.url.path
-        upload = (
-            request.method == "POST"
-            and path.startswith("/api/instances/")
-            and path.endswith("/documents")
+        upload = request.method == "POST" and (
+            (path.startswith("/api/instances/") and path.endswith("/documents"))
+            or (path.startswith("/api/tables/") and path.endswith("/import"))
         )
         # an upload's multipart wrapping adds a little; the route enforces the file's own limit
         limit = settings.max_upload_bytes + 64 * 1024 if upload else settings.max_json_bytes

@@ -23,15 +23,16 @@ ROLES = {
     "warehouse_manager": "Leads the warehouse; late picks escalate here",
     "shipping": "Hands parcels to the carrier",
     "support": "Chases late deliveries",
+    "manager": "Approves time off and purchases",
 }
 DEMO_PEOPLE = [
-    ("admin", "Avery Admin", ["admin", "designer", "employee"]),
+    ("admin", "Avery Admin", ["admin", "designer", "employee", "manager"]),
     ("dana", "Dana Designer", ["designer", "employee"]),
     ("sam", "Sam Sales", ["sales", "employee"]),
     ("fiona", "Fiona Finance", ["finance", "employee"]),
     ("walt", "Walt Warehouse", ["warehouse", "employee"]),
     ("wendy", "Wendy Warehouse", ["warehouse", "employee"]),
-    ("mia", "Mia Manager", ["warehouse_manager", "warehouse", "employee"]),
+    ("mia", "Mia Manager", ["warehouse_manager", "warehouse", "employee", "manager"]),
     ("shay", "Shay Shipping", ["shipping", "employee"]),
     ("suki", "Suki Support", ["support", "employee"]),
 ]

@@ -153,8 +153,13 @@ class SettingChecks(Checker):
             if step is None:
                 continue
             target = self.nodes.get(step)
-            if not isinstance(target, UserTaskNode | ApprovalNode):
-                what = "does not exist" if target is None else "is not a task or an approval"
+            # the start counts too: its "person" is whoever started the instance
+            if not isinstance(target, UserTaskNode | ApprovalNode | StartNode):
+                what = (
+                    "does not exist"
+                    if target is None
+                    else "is not a task, an approval or the start"
+                )
                 self.add(
                     "same_as_unknown_step",
                     f"{who} refers to the person of step '{step}', which {what}.",

@@ -123,6 +123,8 @@ class _Step(Flow):
         self.s["status"] = "running"
         self.s["started_at"] = self.now_iso
         self.s["started_by"] = command.by
+        if command.by is not None:  # "same person as the start" means whoever started it
+            self.s["done"] = {self.c.start: command.by}
         self.merge(command.data)
         token = self.new_id("tok")
         self.s["tokens"][token] = {"node": self.c.start, "wait": None}

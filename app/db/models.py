@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -253,6 +254,11 @@ class Task(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime | None]
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    at_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    away_owner: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(100))
+    """The role the task belongs to (its pool, or the role a policy picked someone from)."""
+    """Whose task this is while it sits with their delegate during an out-of-office window."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
@@ -392,6 +398,41 @@ class Comment(Base):
     task_id: Mapped[str | None] = mapped_column(String(32), index=True)
     author: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    """An in-app notification: a reminder, an escalation, a delegation, a task done for you."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_read", "username", "read_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    instance_id: Mapped[str | None] = mapped_column(String(32))
+    task_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+
+
+class OutOfOffice(Base):
+    """A person's absence: during it their tasks go to ``delegate``."""
+
+    __tablename__ = "out_of_office"
+    __table_args__ = (Index("ix_out_of_office_window", "starts_at", "ends_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    delegate: Mapped[str] = mapped_column(String(100))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    return_tasks: Mapped[bool] = mapped_column(Boolean, default=True)
+    started: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -27,7 +27,7 @@ from app.routes.instances import visible_instance
 from app.schemas import ERRORS, CommentIn, CommentOut, ErrorResponse
 from app.services.access import instance_visible
 from app.services.documents import ACCEPTED_TYPES, DocumentStore, Upload, receive_upload
-from app.services.runner import audit
+from app.services.records import audit
 
 log = logging.getLogger("stepwise")
 

@@ -27,7 +27,8 @@ from app.schemas import (
 )
 from app.services import runner
 from app.services.access import instance_visible
-from app.services.runner import DefinitionCache, audit, lock_instance
+from app.services.records import audit
+from app.services.runner import DefinitionCache, lock_instance
 from engine import Cancel, RetryIncident, UpdateData
 
 router = APIRouter(prefix="/api", tags=["instances"], responses=ERRORS)

@@ -12,7 +12,8 @@ from app.errors import ApiError
 from app.routes.instances import cache
 from app.schemas import ERRORS, MessageIn, MessageOut
 from app.services import runner
-from app.services.runner import audit, correlation_key, lock_instance
+from app.services.records import audit
+from app.services.runner import correlation_key, lock_instance
 from engine import ReceiveMessage
 
 router = APIRouter(prefix="/api", tags=["messages"], responses=ERRORS)

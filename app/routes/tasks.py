@@ -26,7 +26,8 @@ from app.schemas import (
 )
 from app.services import runner
 from app.services.access import can_take, offered_to, task_visible
-from app.services.runner import audit, lock_instance, set_candidates
+from app.services.records import audit, notify, set_candidates
+from app.services.runner import lock_instance
 from engine import AssignTask, CompleteTask
 
 router = APIRouter(prefix="/api", tags=["tasks"], responses=ERRORS)
@@ -123,6 +124,9 @@ def claim(task_id: str, request: Request, session: SessionDep, me: CurrentUser) 
         raise _not_open(task)
     if task.assignee is not None:
         if task.assignee == me.username:
+            if task.claimed_at is None:  # taking up a task given to you marks it started
+                task.claimed_at = clock.now()
+                session.commit()
             return task_out(task)
         raise ApiError(409, "already_claimed", f"{task.assignee} has this task already")
     if not can_take(me, task, roles_of(session, me.user_id)):
@@ -206,11 +210,22 @@ def complete(
     task.status, task.completed_at, task.completed_by = "completed", now, me.username
     task.assignee = task.assignee or me.username
     task.result, task.outcome = body.data, body.outcome
+    owner = task.delegated_from or task.away_owner
+    if owner and owner != me.username:  # the owner sees it done, on their behalf
+        notify(
+            session,
+            f"user:{owner}",
+            f"{me.username} completed {task.name} for you",
+            now=now,
+            instance_id=instance.id,
+            task_id=task.id,
+            key=f"done-for:{task.id}",
+        )
     audit(
         session,
         "task.completed",
         actor=me.username,
-        on_behalf_of=task.delegated_from,
+        on_behalf_of=owner,
         instance_id=instance.id,
         task_id=task.id,
         now=now,

@@ -22,7 +22,7 @@ from app.schemas import (
     WorkflowOut,
     WorkflowSummary,
 )
-from app.services.runner import audit
+from app.services.records import audit
 from designer.templates import list_templates, read_template
 from engine import validate
 

@@ -9,6 +9,7 @@ task, not frozen here (DESIGN semantics 3).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,10 +22,12 @@ from engine import CreateTask
 @dataclass
 class Resolution:
     assignee: str | None = None
+    away_owner: str | None = None
     candidate_users: list[str] = field(default_factory=list)
     candidate_roles: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    away: set[str] = field(default_factory=set)
 
 
 def active_users(session: Session, names: list[str] | tuple[str, ...]) -> list[str]:
@@ -72,10 +75,45 @@ def _pick(session: Session, role: str, policy: str, excluded: list[str]) -> str 
     return min(members, key=lambda m: (last[m], m))
 
 
-def resolve(session: Session, effect: CreateTask, spec: dict[str, Any] | None = None) -> Resolution:
-    """Who gets the task ``effect`` asks for."""
+def resolve(
+    session: Session,
+    effect: CreateTask,
+    spec: dict[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> Resolution:
+    """Who gets the task ``effect`` asks for; someone away is covered by their delegate."""
+    out = _resolve(session, effect, spec, now)
+    if out.assignee is not None and now is not None:
+        from app.services.people import cover_for  # people builds on the runner, which uses us
+
+        role = (spec or effect.assignee).get("role") or ((effect.fallback or {}).get("role"))
+        cover = cover_for(session, out.assignee, now, role=role)
+        if cover.user != out.assignee:
+            out.away_owner = out.assignee
+            out.notes.append(cover.note)
+            out.assignee = cover.user
+            if cover.user is None:
+                if role:
+                    out.candidate_roles = [role]
+                else:
+                    out.candidate_users = [out.away_owner]
+    return out
+
+
+def _resolve(
+    session: Session, effect: CreateTask, spec: dict[str, Any] | None, now: datetime | None
+) -> Resolution:
     spec = spec if spec is not None else effect.assignee
     out = Resolution(excluded=list(effect.exclude))
+    if now is not None:
+        from app.services.people import away_users
+
+        out.away = (
+            away_users(session, role_members(session, spec["role"]), now)
+            if spec.get("role")
+            else set()
+        )
     if effect.users:
         users = active_users(session, effect.users)
         users = [u for u in users if u not in out.excluded]
@@ -111,7 +149,7 @@ def _resolve_spec(session: Session, spec: dict[str, Any], out: Resolution) -> Re
         if policy == "claim":
             out.candidate_roles = [role]
         else:
-            out.assignee = _pick(session, role, policy, out.excluded)
+            out.assignee = _pick(session, role, policy, [*out.excluded, *out.away])
             if out.assignee is None:
                 out.candidate_roles = [role]
                 out.notes.append(f"no available member of {role}; offered to the pool")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -25,8 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import clock
 from app.clock import Clock
-from app.db.models import Outbox, Timer
+from app.db.models import Outbox, OutOfOffice, Timer, User
 from app.services import runner
+from app.services.people import deliver_inbox, sweep_windows
 from app.services.runner import DefinitionCache, lock_instance
 from app.settings import Settings
 from engine import FireTimer, HttpFailed, HttpResult, SubworkflowFinished, parse_duration
@@ -162,13 +164,24 @@ def _finish_row(
             session.commit()
 
 
-def _answer(worker: Worker, row_id: int, instance_id: str, command: Any, *, now: datetime) -> None:
-    """Record the answer: mark the row done and step the instance, in one transaction."""
+def _answer(
+    worker: Worker,
+    row_id: int,
+    instance_id: str,
+    command: Any,
+    *,
+    now: datetime,
+    act: Callable[[Session], Any] | None = None,
+) -> None:
+    """Record the answer: mark the row done and step the instance, in one transaction
+    (with ``act``'s own writes, when the call is an action on Stepwise itself)."""
     with worker.sessionmaker() as session:
         row = session.get(Outbox, row_id)
         if row is None or row.status == "done":
             return
         instance = lock_instance(session, instance_id)
+        if act is not None:
+            command = act(session)
         row.status, row.done_at = "done", now
         if instance.status == "running" and request_waits(instance, command):
             runner.run_command(
@@ -198,6 +211,9 @@ def _http(
         context = _context(worker, row, payload.get("data", {}))
         idempotency_key = row.idempotency_key
     request = payload["request"]
+    if str(request["url"]).startswith("stepwise:"):
+        _internal(worker, row_id, instance_id, payload, context, now=now)
+        return
     try:
         url = render(request["url"], context)
         headers = {
@@ -229,6 +245,58 @@ def _http(
         payload["request_id"], response.status_code, answer, dict(response.headers)
     )
     _answer(worker, row_id, instance_id, command, now=now)
+
+
+INTERNAL_ACTIONS = ("out-of-office",)
+
+
+def _internal(
+    worker: Worker,
+    row_id: int,
+    instance_id: str,
+    payload: dict[str, Any],
+    context: dict[str, Any],
+    *,
+    now: datetime,
+) -> None:
+    """Calls to ``stepwise:<action>``: actions on Stepwise itself, done in-process, no credentials."""
+    action = str(payload["request"]["url"]).removeprefix("stepwise:")
+    body = render(payload["request"].get("body") or {}, context)
+
+    def act(session: Session) -> Any:
+        if action != "out-of-office":
+            known = ", ".join(INTERNAL_ACTIONS)
+            return HttpFailed(
+                payload["request_id"], f"unknown action stepwise:{action} (known: {known})", 404
+            )
+        try:
+            window = OutOfOffice(
+                username=str(body["user"]),
+                delegate=str(body["delegate"]),
+                starts_at=datetime.fromisoformat(str(body["starts_at"])),
+                ends_at=datetime.fromisoformat(str(body["ends_at"])),
+                return_tasks=bool(body.get("return_tasks", True)),
+                note=str(body.get("note", "")),
+                created_by="workflow",
+                created_at=now,
+            )
+            if window.ends_at <= window.starts_at:
+                raise ValueError("the window must end after it starts")
+            names = {window.username, window.delegate}
+            found = set(
+                session.scalars(
+                    select(User.username).where(User.username.in_(names), User.is_active)
+                )
+            )
+            if found != names:
+                raise ValueError(f"no active user {', '.join(sorted(names - found))}")
+        except (KeyError, ValueError, TypeError) as exc:
+            return HttpFailed(payload["request_id"], f"cannot set out of office: {exc}", 422)
+        session.add(window)
+        session.flush()
+        return HttpResult(payload["request_id"], 201, {"id": window.id, "user": window.username})
+
+    _answer(worker, row_id, instance_id, None, now=now, act=act)
 
 
 def _retry_or_fail(
@@ -264,7 +332,16 @@ def _notify(worker: Worker, row_id: int, payload: dict[str, Any], *, now: dateti
     text = render(payload.get("body") or "", context)
     extra = worker.settings.extra
     channel = payload["channel"]
-    if channel == "email" and extra.get("smtp_host"):
+    if channel == "inbox":
+        with worker.sessionmaker() as session:
+            row = session.get(Outbox, row_id)
+            if row is not None and row.status != "done":
+                deliver_inbox(
+                    session, {**payload, "to": to, "subject": subject, "body": text}, now=now
+                )
+                row.status, row.done_at = "done", now
+                session.commit()
+    elif channel == "email" and extra.get("smtp_host"):
         message = EmailMessage()
         message["From"] = extra.get("mail_from", "stepwise@localhost")
         message["To"] = to
@@ -319,4 +396,7 @@ def tick(worker: Worker, *, now: datetime | None = None) -> tuple[int, int]:
     if worker.clock is not None:
         clock.use(worker.clock)
     now = now or clock.now()
+    with worker.sessionmaker() as session:
+        if sweep_windows(session, now=now):
+            session.commit()
     return fire_due_timers(worker, now=now), deliver_outbox(worker, now=now)

@@ -19,19 +19,18 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import (
-    AuditEvent,
     Incident,
     Instance,
     MessageWait,
     Outbox,
     Task,
-    TaskCandidate,
     Timer,
     Workflow,
     WorkflowVersion,
 )
 from app.errors import ApiError, not_found
 from app.services import assign, tables
+from app.services.records import audit, notify, set_candidates
 from engine import (
     CallHttp,
     CancelTask,
@@ -85,30 +84,6 @@ class DefinitionCache:
         if len(self._items) > self._size:
             self._items.popitem(last=False)
         return compiled
-
-
-def audit(
-    session: Session,
-    action: str,
-    *,
-    actor: str | None,
-    instance_id: str | None = None,
-    task_id: str | None = None,
-    on_behalf_of: str | None = None,
-    now: datetime,
-    **details: Any,
-) -> None:
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            on_behalf_of=on_behalf_of,
-            action=action,
-            instance_id=instance_id,
-            task_id=task_id,
-            details=details,
-        )
-    )
 
 
 def start_instance(
@@ -393,7 +368,7 @@ def correlation_key(value: Any) -> str:
 def _create_task(
     session: Session, instance: Instance, effect: CreateTask, *, now: datetime
 ) -> None:
-    who = assign.resolve(session, effect)
+    who = assign.resolve(session, effect, now=now)
     task = Task(
         instance_id=instance.id,
         engine_id=effect.task_id,
@@ -401,6 +376,8 @@ def _create_task(
         node=effect.node,
         name=effect.name,
         assignee=who.assignee,
+        away_owner=who.away_owner,
+        role=effect.assignee.get("role") or (effect.fallback or {}).get("role"),
         candidate_users=who.candidate_users,
         candidate_roles=who.candidate_roles,
         excluded_users=who.excluded,
@@ -430,20 +407,6 @@ def _create_task(
     )
 
 
-def set_candidates(session: Session, task: Task) -> None:
-    """Mirror a task's candidate users and roles into the table inbox queries use."""
-    session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
-    session.add_all(
-        TaskCandidate(task_id=task.id, kind="user", name=u) for u in task.candidate_users
-    )
-    session.add_all(
-        TaskCandidate(task_id=task.id, kind="role", name=r) for r in task.candidate_roles
-    )
-    session.add_all(
-        TaskCandidate(task_id=task.id, kind="exclude", name=u) for u in task.excluded_users
-    )
-
-
 def _sla_event(
     session: Session, instance: Instance, effect: SlaEvent, *, actor: str | None, now: datetime
 ) -> None:
@@ -452,8 +415,25 @@ def _sla_event(
     )
     if task is None or task.status != "open":
         return
-    if effect.event == "due":
+    key = f"{instance.id}:{effect.task_id}:sla:{effect.event}:{effect.level}"
+    holders = (
+        [f"user:{task.assignee}"] if task.assignee else [f"role:{r}" for r in task.candidate_roles]
+    )
+    if effect.event == "remind":
+        task.at_risk = True
+        for to in holders:
+            notify(
+                session,
+                to,
+                f"Reminder: {task.name} is due soon",
+                now=now,
+                instance_id=instance.id,
+                task_id=task.id,
+                key=f"{key}:{to}",
+            )
+    elif effect.event == "due":
         task.overdue = True
+        task.at_risk = True
     elif effect.event == "escalate" and effect.action == "priority" and effect.priority is not None:
         task.priority = effect.priority
     elif effect.event == "escalate" and effect.action == "reassign" and effect.to:
@@ -463,6 +443,22 @@ def _sla_event(
         elif spec.get("role"):
             task.assignee, task.candidate_roles, task.candidate_users = None, [spec["role"]], []
         set_candidates(session, task)
+    if effect.event == "escalate" and effect.to:
+        to = (
+            f"user:{effect.to['user']}"
+            if effect.to.get("user")
+            else f"role:{effect.to.get('role')}"
+        )
+        verb = "now yours" if effect.action == "reassign" else "is late"
+        notify(
+            session,
+            to,
+            f"Escalation {effect.level}: {task.name} {verb}",
+            now=now,
+            instance_id=instance.id,
+            task_id=task.id,
+            key=f"{key}:{to}",
+        )
     audit(
         session,
         f"sla.{effect.event}",

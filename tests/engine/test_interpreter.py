@@ -1102,3 +1102,9 @@ def test_expressions_can_read_the_instance(drive):
     d.start()
     d.complete("a")
     assert len(d.open_tasks("b")) == 1
+
+
+def test_four_eyes_against_the_start_excludes_whoever_started(drive):
+    d = drive(seq(node("check", "user_task", assignee={"role": "w", "not_same_as": "start"})))
+    d.start()
+    assert d.created()[0].exclude == ("starter",)

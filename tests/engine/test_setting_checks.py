@@ -159,7 +159,7 @@ def test_validation_finds_an_unknown_role_allowed_to_start():
     assert (problem.node, problem.field) == ("s", "trigger.roles.0")
 
 
-@pytest.mark.parametrize("step", ["ghost", "s", "e"])
+@pytest.mark.parametrize("step", ["ghost", "e"])
 def test_validation_finds_same_person_as_a_step_that_is_no_task(step: str):
     definition = wf(
         ["s:start", "a:user_task", ("b:user_task", {"assignee": {"same_as": step}}), "e:end"],
@@ -167,6 +167,14 @@ def test_validation_finds_same_person_as_a_step_that_is_no_task(step: str):
     )
     problem = only(validate(definition), "same_as_unknown_step")
     assert (problem.node, problem.field) == ("b", "assignee.same_as")
+
+
+def test_same_person_as_the_start_means_whoever_started_it():
+    definition = wf(
+        ["s:start", ("a:user_task", {"assignee": {"role": "staff", "not_same_as": "s"}}), "e:end"],
+        ["s>a", "a>e"],
+    )
+    assert [p for p in validate(definition) if p.code == "same_as_unknown_step"] == []
 
 
 def test_validation_warns_about_a_four_eyes_rule_on_a_later_step():

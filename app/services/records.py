@@ -1,0 +1,81 @@
+"""Records every service writes: the audit log, inbox candidates, queued notifications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from app.db.models import AuditEvent, Outbox, Task, TaskCandidate
+
+
+def audit(
+    session: Session,
+    action: str,
+    *,
+    actor: str | None,
+    instance_id: str | None = None,
+    task_id: str | None = None,
+    on_behalf_of: str | None = None,
+    now: datetime,
+    **details: Any,
+) -> None:
+    session.add(
+        AuditEvent(
+            at=now,
+            actor=actor,
+            on_behalf_of=on_behalf_of,
+            action=action,
+            instance_id=instance_id,
+            task_id=task_id,
+            details=details,
+        )
+    )
+
+
+def set_candidates(session: Session, task: Task) -> None:
+    """Mirror a task's candidate users and roles into the table inbox queries use."""
+    session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
+    session.add_all(
+        TaskCandidate(task_id=task.id, kind="user", name=u) for u in task.candidate_users
+    )
+    session.add_all(
+        TaskCandidate(task_id=task.id, kind="role", name=r) for r in task.candidate_roles
+    )
+    session.add_all(
+        TaskCandidate(task_id=task.id, kind="exclude", name=u) for u in task.excluded_users
+    )
+
+
+def notify(
+    session: Session,
+    to: str,
+    title: str,
+    body: str = "",
+    *,
+    now: datetime,
+    instance_id: str | None = None,
+    task_id: str | None = None,
+    key: str,
+) -> None:
+    """Queue an in-app notification for ``user:<name>`` or ``role:<name>`` through the outbox."""
+    session.add(
+        Outbox(
+            instance_id=instance_id,
+            kind="send_notification",
+            idempotency_key=key,
+            payload={
+                "channel": "inbox",
+                "to": to,
+                "subject": title,
+                "body": body,
+                "data": {},
+                "instance_id": instance_id,
+                "task_id": task_id,
+            },
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
