@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.db.models import ApiToken, LoginSession, Membership, User
@@ -61,44 +63,131 @@ def roles_of(session: Session, user_id: str) -> frozenset[str]:
     return frozenset(session.scalars(select(Membership.role).where(Membership.user_id == user_id)))
 
 
-def _from_token(session: Session, header: str, request: Request) -> Principal:
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(header)))
+@dataclass(frozen=True)
+class _Credential:
+    """What a cookie or token stands for, cached briefly (see ``PrincipalCache``)."""
+
+    principal: Principal | None
+    csrf_token: str | None = None
+    expires_at: datetime | None = None
+    error: ApiError | None = None
+    token_id: str | None = None
+    last_used_at: datetime | None = None
+
+
+class PrincipalCache:
+    """Who a cookie or token is, for a few seconds: most requests then need no query for it.
+
+    Logging out, revoking a token and changing a user clear it in this process at once;
+    other processes see such a change within ``ttl``.
+    """
+
+    def __init__(self, ttl: timedelta = timedelta(seconds=5)) -> None:
+        self.ttl = ttl
+        self._items: dict[str, tuple[datetime, _Credential]] = {}
+
+    def get(self, key: str, now: datetime) -> _Credential | None:
+        found = self._items.get(key)
+        if found is None or found[0] <= now:
+            return None
+        return found[1]
+
+    def put(self, key: str, credential: _Credential, now: datetime) -> None:
+        if len(self._items) > 10_000:
+            self._items.clear()
+        self._items[key] = (now + self.ttl, credential)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def _lookup_token(session: Session, digest: str) -> _Credential:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
     if token is None or token.revoked_at is not None:
-        raise ApiError(401, "unauthenticated", "the API token is not valid or was revoked")
+        return _Credential(
+            None,
+            error=ApiError(401, "unauthenticated", "the API token is not valid or was revoked"),
+        )
     user = session.get(User, token.user_id)
     if user is None or not user.is_active:
-        raise ApiError(401, "unauthenticated", "the API token's user is not active")
-    now = datetime.now(UTC)
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = (
-            now  # written with the request's own transaction, at most once a minute
+        return _Credential(
+            None, error=ApiError(401, "unauthenticated", "the API token's user is not active")
         )
-    scopes = frozenset(token.scopes or ())
-    needed = "write" if request.method in UNSAFE else "read"
-    if needed not in scopes and "*" not in scopes:
-        raise ApiError(403, "forbidden", f"this API token lacks the '{needed}' scope")
-    return Principal(user.id, user.username, roles_of(session, user.id), via="token", scopes=scopes)
+    principal = Principal(
+        user.id,
+        user.username,
+        roles_of(session, user.id),
+        via="token",
+        scopes=frozenset(token.scopes or ()),
+    )
+    return _Credential(principal, token_id=token.id, last_used_at=token.last_used_at)
 
 
-def optional_principal(request: Request, session: SessionDep) -> Principal | None:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return _from_token(session, auth[7:].strip(), request)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    login = session.get(LoginSession, token_hash(cookie))
-    if login is None or login.expires_at <= datetime.now(UTC):
-        return None
-    if request.method in UNSAFE and request.headers.get(CSRF_HEADER) != login.csrf_token:
-        raise ApiError(403, "csrf", f"this request needs the {CSRF_HEADER} header from GET /api/me")
+def _lookup_session(session: Session, digest: str) -> _Credential:
+    login = session.get(LoginSession, digest)
+    if login is None:
+        return _Credential(None)
     user = session.get(User, login.user_id)
     if user is None or not user.is_active:
+        return _Credential(None)
+    principal = Principal(user.id, user.username, roles_of(session, user.id))
+    return _Credential(principal, csrf_token=login.csrf_token, expires_at=login.expires_at)
+
+
+def _note_token_use(request: Request, token_id: str, now: datetime) -> None:
+    """Record when a token was last used: its own short transaction, at most once a minute."""
+    try:
+        with request.app.state.sessionmaker() as session:
+            token = session.get(ApiToken, token_id)
+            if token is not None:
+                token.last_used_at = now
+                session.commit()
+    except OperationalError:
+        pass  # busy: the next use records it
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """Who is asking, from the Bearer token or the session cookie (cached for a few seconds)."""
+    auth = request.headers.get("authorization", "")
+    bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    cookie = None if bearer else request.cookies.get(SESSION_COOKIE)
+    if not bearer and not cookie:
         return None
-    return Principal(user.id, user.username, roles_of(session, user.id))
+    digest = token_hash(bearer or cookie or "")
+    cache: PrincipalCache = request.app.state.principals
+    now = datetime.now(UTC)
+    found = cache.get(digest, now)
+    if found is None:
+        lookup = _lookup_token if bearer else _lookup_session
+
+        def read() -> _Credential:
+            with request.app.state.read_sessionmaker() as session:
+                return lookup(session, digest)
+
+        found = await run_in_threadpool(read)
+        cache.put(digest, found, now)
+        if found.token_id is not None and (
+            found.last_used_at is None or now - found.last_used_at > timedelta(minutes=1)
+        ):
+            await run_in_threadpool(_note_token_use, request, found.token_id, now)
+    if found.error is not None:
+        raise found.error
+    principal = found.principal
+    if principal is None:
+        return None
+    if bearer:
+        needed = "write" if request.method in UNSAFE else "read"
+        if needed not in principal.scopes and "*" not in principal.scopes:
+            raise ApiError(403, "forbidden", f"this API token lacks the '{needed}' scope")
+        return principal
+    if found.expires_at is not None and found.expires_at <= now:
+        return None
+    if request.method in UNSAFE and request.headers.get(CSRF_HEADER) != found.csrf_token:
+        raise ApiError(403, "csrf", f"this request needs the {CSRF_HEADER} header from GET /api/me")
+    return principal
 
 
-def current_principal(
+async def current_principal(
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
     if principal is None:
@@ -108,13 +197,15 @@ def current_principal(
     return principal
 
 
-def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if not principal.is_admin:
         raise ApiError(403, "forbidden", "only an admin may do this")
     return principal
 
 
-def designer_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def designer_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
     if not principal.is_designer:
         raise ApiError(403, "forbidden", "only a designer or an admin may do this")
     return principal

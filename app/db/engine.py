@@ -22,7 +22,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=20,
+            max_overflow=40,  # more than the request threads, so no thread waits on the pool
         )
 
         @event.listens_for(engine, "connect")
@@ -42,7 +46,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # at most 45 connections a process: two processes stay under PostgreSQL's default 100
+    return create_engine(url, echo=echo, pool_size=15, max_overflow=30, pool_pre_ping=True)
 
 
 def make_sessionmaker(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.db.models import Comment, Instance, Task, User
-from app.deps import CurrentUser, Principal, SessionDep, roles_of
+from app.deps import CurrentUser, Principal, SessionDep
 from app.errors import ApiError, forbidden, not_found
 from app.routes.instances import cache, task_out
 from app.schemas import (
@@ -129,7 +129,7 @@ def claim(task_id: str, request: Request, session: SessionDep, me: CurrentUser) 
                 session.commit()
             return task_out(task)
         raise ApiError(409, "already_claimed", f"{task.assignee} has this task already")
-    if not can_take(me, task, roles_of(session, me.user_id)):
+    if not can_take(me, task, me.roles):
         raise forbidden("this task is not offered to you or your roles")
     now = clock.now()
     task.assignee, task.claimed_at = me.username, now
@@ -195,7 +195,7 @@ def complete(
     instance, task = _locked(session, me, task_id)
     if task.status != "open":
         raise _not_open(task)
-    if not can_take(me, task, roles_of(session, me.user_id)):
+    if not can_take(me, task, me.roles):
         raise forbidden("this task is not yours to complete")
     now = clock.now()
     command = CompleteTask(task.engine_id, body.data, by=me.username, outcome=body.outcome)

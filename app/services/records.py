@@ -35,9 +35,10 @@ def audit(
     )
 
 
-def set_candidates(session: Session, task: Task) -> None:
+def set_candidates(session: Session, task: Task, *, new: bool = False) -> None:
     """Mirror a task's candidate users and roles into the table inbox queries use."""
-    session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
+    if not new:
+        session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
     session.add_all(
         TaskCandidate(task_id=task.id, kind="user", name=u) for u in task.candidate_users
     )

@@ -27,6 +27,7 @@ from app.db.models import (
     Timer,
     Workflow,
     WorkflowVersion,
+    new_id,
 )
 from app.errors import ApiError, not_found
 from app.services import assign, tables
@@ -109,6 +110,7 @@ def start_instance(
     data = dict(data)
     token = secrets.token_urlsafe(24)
     instance = Instance(
+        id=new_id(),
         workflow_key=workflow_key,
         workflow_version=workflow.published_version,
         status="running",
@@ -120,8 +122,6 @@ def start_instance(
         parent_id=parent_id,
         parent_request=parent_request,
     )
-    session.add(instance)
-    session.flush()
     data.setdefault("tracking_url", f"/track/{token}")
     schema = compiled.definition.data
     if schema:
@@ -139,6 +139,7 @@ def start_instance(
             )
     state, effects = step(compiled, None, Start(data=data, by=actor), now)
     instance.business_key = _business_key(state["data"])
+    session.add(instance)
     audit(
         session,
         "instance.started",
@@ -370,6 +371,7 @@ def _create_task(
 ) -> None:
     who = assign.resolve(session, effect, now=now)
     task = Task(
+        id=new_id(),
         instance_id=instance.id,
         engine_id=effect.task_id,
         workflow_key=instance.workflow_key,
@@ -390,8 +392,7 @@ def _create_task(
         claimed_at=now if who.assignee else None,
     )
     session.add(task)
-    session.flush()
-    set_candidates(session, task)
+    set_candidates(session, task, new=True)
     audit(
         session,
         "task.created",
