@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import engine_bench
+from bench import api_bench, engine_bench, timer_bench
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SUITES = {"engine": engine_bench.run}
+SUITES = {"engine": engine_bench.run, "api": api_bench.run, "timers": timer_bench.run}
 
 
 def main() -> None:
