@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -215,3 +216,45 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 AdminUser = Annotated[Principal, Depends(admin_principal)]
 DesignerUser = Annotated[Principal, Depends(designer_principal)]
 MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
+
+
+MAX_JSON_DEPTH = 64
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+async def sane_json(request: Request) -> None:
+    """Refuse JSON bodies with NaN or Infinity (not JSON) or nested deeper than anyone needs."""
+    if request.method not in UNSAFE or "json" not in request.headers.get("content-type", ""):
+        return
+    raw = await request.body()
+    if not raw:
+        return
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except ValueError as exc:
+        if "JSON allows" in str(exc):
+            raise ApiError(422, "invalid_request", str(exc)) from None
+        return  # malformed JSON: FastAPI's own parsing reports it
+    except RecursionError:
+        raise ApiError(422, "invalid_request", "the JSON is nested too deeply") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ApiError(
+            422, "invalid_request", f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+        )

@@ -109,6 +109,13 @@ def install(app: FastAPI) -> None:
             status_code=422,
         )
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        return JSONResponse(
+            body("invalid_request", "a number or a date in the request is out of range"),
+            status_code=422,
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)

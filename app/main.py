@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from app import clock, errors
 from app.clock import Clock
 from app.db.engine import make_engine, make_sessionmaker
 from app.db.migrate import upgrade
-from app.deps import PrincipalCache
+from app.deps import PrincipalCache, sane_json
 from app.scheduler import make_worker
 from app.scheduler import start as start_scheduler
 from app.services.runner import DefinitionCache
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         description="A no-code workflow designer and engine. Errors are JSON: "
         '`{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
+        dependencies=[Depends(sane_json)],
     )
     app.state.settings = settings
     app.state.engine = engine

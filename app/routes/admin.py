@@ -513,7 +513,7 @@ def audit_log(
         str | None,
         Query(max_length=60, description="an action, or its first part: 'table' for 'table.*'"),
     ] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[AuditOut]:
     """The audit log, newest first."""

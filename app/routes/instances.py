@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -173,7 +173,7 @@ def list_instances(
     started_after: datetime | None = None,
     started_before: datetime | None = None,
     sort: Annotated[str, Query(pattern="^-?(started_at|updated_at|stage)$")] = "-started_at",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[InstanceSummary]:
     query = select(Instance).where(instance_visible(me))
@@ -188,9 +188,9 @@ def list_instances(
     if business_key:
         query = query.where(Instance.business_key == business_key)
     if started_after:
-        query = query.where(Instance.started_at >= started_after)
+        query = query.where(Instance.started_at >= as_utc(started_after))
     if started_before:
-        query = query.where(Instance.started_at < started_before)
+        query = query.where(Instance.started_at < as_utc(started_before))
     if field:
         name, sep, value = field.partition("=")
         if not sep or not name.isidentifier():
@@ -203,11 +203,20 @@ def list_instances(
     return Page(items=[summary(i) for i in rows], total=total, offset=offset, limit=limit)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A time given without a zone is read as UTC; one outside the calendar is refused."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ApiError(
+            422, "invalid_request", f"{moment.isoformat()} is outside the calendar"
+        ) from None
+
+
 def _data_field(session: Session, name: str) -> Any:
     """The text of a top-level data field, on either database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return Instance.state["data"][name].astext
-    return func.json_extract(Instance.state, f'$.data."{name}"')
+    return Instance.state["data"][name].as_string()
 
 
 @router.get("/instances/{instance_id}", response_model=InstanceOut)

@@ -21,7 +21,12 @@ router = APIRouter(prefix="/api", tags=["messages"], responses=ERRORS)
 
 @router.post("/messages", response_model=MessageOut)
 def deliver(body: MessageIn, request: Request, session: SessionDep, me: CurrentUser) -> MessageOut:
-    """Deliver a message: 404 when nothing waits for it, 409 when two instances do (it goes to none)."""
+    """Deliver a message: 404 when nothing waits for it, 409 when two instances do (it goes to none).
+
+    Messages come from other systems (an API token) or an admin; a person's session may not
+    move someone else's instance this way."""
+    if me.via != "token" and not me.is_admin:
+        raise ApiError(403, "forbidden", "messages are sent by systems (API tokens) or admins")
     key = correlation_key(body.correlation)
     waits = list(
         session.scalars(

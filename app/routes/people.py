@@ -13,6 +13,7 @@ from app import clock
 from app.db.models import Notification, OutOfOffice, User
 from app.deps import CurrentUser, SessionDep
 from app.errors import ApiError, forbidden, not_found
+from app.routes.instances import as_utc
 from app.schemas import ERRORS, Page
 from app.services.records import audit
 
@@ -80,12 +81,14 @@ def set_away(body: AwayIn, session: SessionDep, me: CurrentUser) -> AwayOut:
     username = body.user or me.username
     if username != me.username and not me.is_admin:
         raise forbidden("only an admin may set someone else's out-of-office")
-    if body.ends_at <= body.starts_at:
-        raise ApiError(422, "invalid_request", "the window must end after it starts")
     if body.starts_at.tzinfo is None or body.ends_at.tzinfo is None:
         raise ApiError(
             422, "invalid_request", "give times with a time zone, e.g. 2026-12-01T09:00:00Z"
         )
+    for moment in (body.starts_at, body.ends_at):
+        as_utc(moment)  # refuses times outside the calendar
+    if body.ends_at <= body.starts_at:
+        raise ApiError(422, "invalid_request", "the window must end after it starts")
     if body.delegate == username:
         raise ApiError(422, "invalid_request", "the delegate must be someone else")
     for name in (username, body.delegate):
@@ -136,7 +139,7 @@ def notifications(
     session: SessionDep,
     me: CurrentUser,
     unread: bool = False,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[NotificationOut]:
     query = select(Notification).where(Notification.username == me.username)

@@ -324,7 +324,7 @@ def list_rows(
     session: SessionDep,
     me: CurrentUser,
     q: Annotated[str | None, Query(max_length=200, description="part of the key, any case")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[RowOut]:
     """Rows in key order. With several key columns the key is their values joined."""

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.db.models import Comment, Instance, Task, User
+from app.db.models import Comment, Instance, Role, Task, User
 from app.deps import CurrentUser, Principal, SessionDep
 from app.errors import ApiError, forbidden, not_found
 from app.routes.instances import cache, task_out
@@ -42,7 +42,7 @@ def inbox(
     workflow: str | None = None,
     overdue: bool | None = None,
     instance: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[TaskOut]:
     """``inbox``: mine and my roles' pool; ``mine``; ``roles``: the pool; ``delegated``: by me;
@@ -297,6 +297,8 @@ def reassign(
         _active_user(session, body.user)
         task.assignee, task.candidate_users, task.candidate_roles = body.user, [], []
     else:
+        if session.get(Role, body.role) is None:
+            raise ApiError(422, "unknown_role", f"there is no role {body.role!r}")
         task.assignee, task.candidate_users, task.candidate_roles = None, [], [body.role]
     set_candidates(session, task)
     now = clock.now()

@@ -86,7 +86,7 @@ def create_workflow(body: WorkflowCreate, session: SessionDep, me: DesignerUser)
     draft["key"] = body.key
     workflow = Workflow(
         key=body.key,
-        name=body.name or draft.get("name", body.key),
+        name=(body.name or str(draft.get("name") or body.key))[:200],
         description=body.description,
         draft=draft,
         created_by=me.username,
@@ -194,6 +194,8 @@ def publish(key: str, session: SessionDep, me: AdminUser) -> VersionOut:
 
 @router.get("/workflows/{key}/versions/{version}", response_model=VersionOut)
 def get_version(key: str, version: int, session: SessionDep, me: CurrentUser) -> VersionOut:
+    if not 1 <= version < 2**31:
+        raise not_found("workflow version", f"{key} v{version}")
     row = session.scalar(
         select(WorkflowVersion).where(
             WorkflowVersion.workflow_key == key, WorkflowVersion.version == version
@@ -247,7 +249,7 @@ def use_template(
     return create_workflow(
         WorkflowCreate(
             key=body.key,
-            name=body.name or raw.get("name", ""),
+            name=body.name or str(raw.get("name") or ""),
             description=body.description,
             draft=raw,
         ),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,14 +22,24 @@ from typing import Any
 
 import httpx
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from sqlalchemy import select
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
 from app.clock import Clock
-from app.db.models import Outbox, OutOfOffice, Timer, User
+from app.db.models import (
+    AuditEvent,
+    Instance,
+    MessageWait,
+    Outbox,
+    OutOfOffice,
+    Timer,
+    User,
+)
 from app.services import runner
 from app.services.people import deliver_inbox, sweep_windows
+from app.services.records import audit
 from app.services.runner import DefinitionCache, lock_instance
 from app.settings import Settings
 from engine import FireTimer, HttpFailed, HttpResult, SubworkflowFinished, parse_duration
@@ -68,39 +79,279 @@ def _locking(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def fire_due_timers(worker: Worker, *, now: datetime, limit: int = 100) -> int:
-    """Fire every timer due by ``now``, each in its own transaction. Returns how many fired."""
-    fired = 0
-    for _ in range(limit):
-        with worker.sessionmaker() as session:
-            query = (
-                select(Timer)
-                .where(Timer.status == "pending", Timer.due_at <= now)
-                .order_by(Timer.due_at)
-                .limit(1)
-            )
-            if _locking(session):
-                query = query.with_for_update(skip_locked=True)
-            timer = session.scalar(query)
-            if timer is None:
-                return fired
-            instance = lock_instance(session, timer.instance_id)
-            timer.status, timer.fired_at = "fired", now
-            if instance.status == "running" and not instance.suspended:
-                runner.run_command(
-                    session,
-                    cache=worker.cache,
-                    instance=instance,
-                    command=FireTimer(timer.engine_id),
-                    actor="scheduler",
-                    now=now,
-                )
-            elif instance.suspended:
-                timer.status = "pending"  # fires on resume
-                timer.due_at = now + timedelta(minutes=1)
+TIMER_BATCH = 100
+"""Due timers claimed, fired and committed together."""
+TICK_BUDGET_S = 2.0
+"""How long one tick keeps firing batches while they come back full."""
+SUSPENDED_DELAY = timedelta(minutes=1)
+"""A suspended instance's due timers are looked at again this much later (they fire on resume)."""
+TIMER_RETRY = timedelta(seconds=30)
+"""A timer whose firing failed is due again this much later, doubling with every attempt ..."""
+TIMER_RETRY_MAX = timedelta(hours=1)
+"""... up to this much ..."""
+TIMER_MAX_ATTEMPTS = 8
+"""... and after this many failed attempts it is left ``failed`` (each one is audited)."""
+
+
+def fire_due_timers(
+    worker: Worker,
+    *,
+    now: datetime,
+    limit: int | None = None,
+    budget_s: float | None = None,
+    batch_size: int = TIMER_BATCH,
+) -> int:
+    """Fire the timers due by ``now``, ``batch_size`` a transaction, until a batch comes back
+    short (or ``limit`` timers were handled, or ``budget_s`` seconds have passed).
+
+    Returns how many timers were handled: fired; fired without a step because their
+    instance had finished; put off a minute because their instance is suspended; or put off
+    because firing failed. A timer whose instance another transaction holds is left for
+    the next batch.
+    """
+    handled = 0
+    started = time.monotonic()
+    while limit is None or handled < limit:
+        size = batch_size if limit is None else min(batch_size, limit - handled)
+        claimed, done = _fire_batch(worker, now=now, size=size)
+        handled += done
+        if claimed < size or done == 0:
+            break
+        if budget_s is not None and time.monotonic() - started >= budget_s:
+            break
+    return handled
+
+
+def _fire_batch(worker: Worker, *, now: datetime, size: int) -> tuple[int, int]:
+    """One batch, one transaction. Returns (timers claimed, timers handled).
+
+    First every instance in one go, with one flush at the commit. If anything in it fails,
+    the transaction is rolled back and the same timers are claimed again and fired with a
+    savepoint per instance, so that a bad instance puts off only its own timer."""
+    with worker.sessionmaker() as session:
+        timers = _claim_timers(session, now=now, size=size)
+        if not timers:
+            return 0, 0
+        ids = [timer.id for timer in timers]
+        try:
+            handled = _fire_claimed(session, worker, timers, now=now, careful=False)
             session.commit()
-            fired += 1
-    return fired
+            return len(ids), handled
+        except Exception as exc:
+            session.rollback()
+            log.warning(
+                "a batch of %d timers failed (%s: %s); firing it one instance at a time",
+                len(ids),
+                type(exc).__name__,
+                exc,
+            )
+    with worker.sessionmaker() as session:
+        timers = _claim_timers(session, now=now, size=len(ids), ids=ids)
+        handled = _fire_claimed(session, worker, timers, now=now, careful=True) if timers else 0
+        session.commit()
+    return len(ids), handled
+
+
+def _claim_timers(
+    session: Session, *, now: datetime, size: int, ids: list[str] | None = None
+) -> list[Timer]:
+    """The next due timers, locked (``SKIP LOCKED``: other workers take the next ones). On
+    SQLite the session's write transaction (``BEGIN IMMEDIATE``) already excludes them."""
+    query = select(Timer).where(Timer.status == "pending", Timer.due_at <= now)
+    if ids is not None:
+        query = query.where(Timer.id.in_(ids))
+    query = query.order_by(Timer.due_at).limit(size)
+    if _locking(session):
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def _fire_claimed(
+    session: Session, worker: Worker, timers: list[Timer], *, now: datetime, careful: bool
+) -> int:
+    """Lock the timers' instances in one statement (in id order, skipping those another
+    transaction holds) and fire each instance's timers in due order. Returns timers handled."""
+    by_instance: dict[str, list[Timer]] = {}
+    for timer in timers:  # in due order: instances go by their first due timer
+        by_instance.setdefault(timer.instance_id, []).append(timer)
+    query = select(Instance).where(Instance.id.in_(by_instance)).order_by(Instance.id)
+    if _locking(session):
+        # never wait for an instance while holding timer rows: its holder may be waiting for
+        # one of them (firing a timer cancels its siblings); these timers wait for a batch
+        query = query.with_for_update(skip_locked=True)
+    instances = {instance.id: instance for instance in session.scalars(query)}
+    fired: list[Timer] = []
+    handled = 0
+    if careful:
+        for instance_id, queue in by_instance.items():
+            if instance_id in instances:
+                handled += _fire_instance_safely(
+                    session, worker, instances[instance_id], queue, now=now, fired=fired
+                )
+    else:
+        finished: list[str] = []
+        session.info[runner.BATCH] = finished
+        try:
+            for instance_id, queue in by_instance.items():
+                if instance_id in instances:
+                    handled += _fire_instance(
+                        session, worker, instances[instance_id], queue, now=now, fired=fired
+                    )
+        finally:
+            del session.info[runner.BATCH]
+        if finished:
+            session.execute(delete(MessageWait).where(MessageWait.instance_id.in_(finished)))
+    _mark_fired(session, fired, now=now)
+    return handled
+
+
+def _fire_instance(
+    session: Session,
+    worker: Worker,
+    instance: Instance,
+    queue: list[Timer],
+    *,
+    now: datetime,
+    fired: list[Timer],
+    current: list[Timer] | None = None,
+) -> int:
+    """Fire one locked instance's claimed timers in due order; ``fired`` collects them (and
+    ``current`` the one being fired). Returns how many were handled."""
+    if instance.suspended:
+        for timer in queue:
+            timer.due_at = now + SUSPENDED_DELAY  # fires on resume
+        return len(queue)
+    pending = sorted(queue, key=lambda timer: timer.due_at)
+    handled = 0
+    while pending:
+        timer = pending.pop(0)
+        if timer.status != "pending":  # cancelled by firing an earlier one of this batch
+            continue
+        if current is not None:
+            current.append(timer)
+        fired.append(timer)
+        handled += 1
+        if instance.status != "running":
+            continue  # late news for a finished instance: marked fired, nothing to step
+        before = set(instance.state.get("timers", {}))
+        runner.run_command(
+            session,
+            cache=worker.cache,
+            instance=instance,
+            command=FireTimer(timer.engine_id),
+            actor="scheduler",
+            now=now,
+        )
+        chained = _new_due_timers(session, instance, before, now=now)
+        if chained:  # scheduled by this firing and already due: they fire in turn
+            pending = sorted([*pending, *chained], key=lambda timer: timer.due_at)
+    return handled
+
+
+def _new_due_timers(
+    session: Session, instance: Instance, before: set[str], *, now: datetime
+) -> list[Timer]:
+    """Timers the last step scheduled that are due by ``now`` already (zero durations, dates
+    in the past); rare, so found with a query."""
+    due = [
+        engine_id
+        for engine_id, timer in instance.state.get("timers", {}).items()
+        if engine_id not in before and datetime.fromisoformat(timer["at"]) <= now
+    ]
+    if not due:
+        return []
+    query = select(Timer).where(
+        Timer.instance_id == instance.id, Timer.engine_id.in_(due), Timer.status == "pending"
+    )
+    return list(session.scalars(query))
+
+
+def _fire_instance_safely(
+    session: Session,
+    worker: Worker,
+    instance: Instance,
+    queue: list[Timer],
+    *,
+    now: datetime,
+    fired: list[Timer],
+) -> int:
+    """``_fire_instance`` in a savepoint. When a firing fails, the savepoint is rolled back,
+    that timer is put off (``_timer_failed``) and the instance's other timers are fired
+    again without it."""
+    remaining = list(queue)
+    handled = 0
+    while remaining:
+        done: list[Timer] = []
+        current: list[Timer] = []
+        try:
+            with session.begin_nested():
+                count = _fire_instance(
+                    session, worker, instance, remaining, now=now, fired=done, current=current
+                )
+        except Exception as exc:
+            failed = current[-1] if current else remaining[0]
+            log.exception("firing timer %s of instance %s failed", failed.id, instance.id)
+            session.expire(instance)  # reloaded as the savepoint left it (still locked)
+            for timer in remaining:
+                session.expire(timer)
+            _timer_failed(session, failed, exc, now=now)
+            remaining.remove(failed)
+            handled += 1
+            continue
+        fired.extend(done)
+        return handled + count
+    return handled
+
+
+def _timer_failed(session: Session, timer: Timer, exc: Exception, *, now: datetime) -> None:
+    """Put a timer whose firing failed off, longer each attempt; give up after
+    ``TIMER_MAX_ATTEMPTS``. Every failure is an audit event, which is where attempts are
+    counted."""
+    details = session.scalars(
+        select(AuditEvent.details).where(
+            AuditEvent.instance_id == timer.instance_id, AuditEvent.action == "timer.failed"
+        )
+    )
+    attempt = 1 + sum(1 for earlier in details if earlier.get("timer") == timer.id)
+    retry_at: datetime | None = None
+    if attempt >= TIMER_MAX_ATTEMPTS:
+        timer.status = "failed"
+        log.error("timer %s failed %d times; giving up on it", timer.id, attempt)
+    else:
+        retry_at = now + min(TIMER_RETRY * 2 ** (attempt - 1), TIMER_RETRY_MAX)
+        timer.due_at = retry_at
+    audit(
+        session,
+        "timer.failed",
+        actor="scheduler",
+        instance_id=timer.instance_id,
+        now=now,
+        timer=timer.id,
+        engine_id=timer.engine_id,
+        attempt=attempt,
+        error=f"{type(exc).__name__}: {exc}"[:1000],
+        retry_at=retry_at.isoformat() if retry_at else None,
+    )
+
+
+def _mark_fired(session: Session, fired: list[Timer], *, now: datetime) -> None:
+    """One UPDATE for the batch's stored timers (kept in step in the session, not re-read);
+    timers created in this transaction and not flushed yet are inserted as fired."""
+    stored = [timer for timer in fired if not inspect(timer).pending]
+    for timer in fired:
+        if inspect(timer).pending:
+            timer.status, timer.fired_at = "fired", now
+    if not stored:
+        return
+    session.execute(
+        update(Timer)
+        .where(Timer.id.in_([timer.id for timer in stored]))
+        .values(status="fired", fired_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    for timer in stored:
+        set_committed_value(timer, "status", "fired")
+        set_committed_value(timer, "fired_at", now)
 
 
 def _claim(worker: Worker, *, now: datetime) -> tuple[int, str, dict[str, Any], int] | None:
@@ -391,12 +642,37 @@ def _child_finished(worker: Worker, row_id: int, payload: dict[str, Any], *, now
     _answer(worker, row_id, payload["parent_id"], command, now=now)
 
 
-def tick(worker: Worker, *, now: datetime | None = None) -> tuple[int, int]:
-    """One round of work: due timers, then the outbox. The scheduler calls this; tests too."""
+def _tick_now(worker: Worker, now: datetime | None) -> datetime:
     if worker.clock is not None:
         clock.use(worker.clock)
-    now = now or clock.now()
+    return now or clock.now()
+
+
+def _sweep(worker: Worker, *, now: datetime) -> None:
     with worker.sessionmaker() as session:
         if sweep_windows(session, now=now):
             session.commit()
-    return fire_due_timers(worker, now=now), deliver_outbox(worker, now=now)
+
+
+def tick(worker: Worker, *, now: datetime | None = None) -> tuple[int, int]:
+    """One round of work: out-of-office windows, every due timer (for at most
+    ``TICK_BUDGET_S``), then the outbox. Tests and ``stepwise worker`` call this; the
+    scheduler runs its two halves as separate jobs (``tick_timers``, ``tick_outbox``)."""
+    now = _tick_now(worker, now)
+    _sweep(worker, now=now)
+    return (
+        fire_due_timers(worker, now=now, budget_s=TICK_BUDGET_S),
+        deliver_outbox(worker, now=now),
+    )
+
+
+def tick_timers(worker: Worker, *, now: datetime | None = None) -> int:
+    """The timer half of ``tick``: every due timer, for at most ``TICK_BUDGET_S``."""
+    return fire_due_timers(worker, now=_tick_now(worker, now), budget_s=TICK_BUDGET_S)
+
+
+def tick_outbox(worker: Worker, *, now: datetime | None = None) -> int:
+    """The rest of ``tick``: out-of-office windows, then the outbox."""
+    now = _tick_now(worker, now)
+    _sweep(worker, now=now)
+    return deliver_outbox(worker, now=now)

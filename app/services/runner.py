@@ -59,6 +59,12 @@ from engine import (
 )
 
 MAX_CHAINED_STEPS = 100
+BATCH = "stepwise.batch"
+"""``session.info`` key a caller sets (to a list) to apply many steps in one transaction:
+``run_command`` and ``start_instance`` then leave flushing to the caller's commit, and a
+finished instance's id is appended to the list instead of its message waits being deleted
+at once; the caller deletes them (``WHERE instance_id IN (...)``) before committing. The
+timer worker's batches use it; without the key nothing changes."""
 
 
 class DefinitionCache:
@@ -116,6 +122,8 @@ def start_instance(
         status="running",
         state={},
         tracking_token=token,
+        suspended=False,
+        open_incidents=0,
         started_by=actor,
         started_at=now,
         updated_at=now,
@@ -139,7 +147,9 @@ def start_instance(
             )
     state, effects = step(compiled, None, Start(data=data, by=actor), now)
     instance.business_key = _business_key(state["data"])
+    instance.state, instance.status, instance.stage = state, state["status"], state["stage"]
     session.add(instance)
+    session.flush()  # the row first: tasks, timers and incidents refer to it
     audit(
         session,
         "instance.started",
@@ -206,7 +216,8 @@ def _finish_step(
     instance.updated_at = now
     if state["status"] != "running" and instance.finished_at is None:
         instance.finished_at = now
-    session.flush()
+    if BATCH not in session.info:
+        session.flush()
 
 
 def _apply(
@@ -334,7 +345,13 @@ def _apply(
                 )
                 instance.open_incidents = max(0, instance.open_incidents - 1)
             case InstanceFinished():
-                session.execute(delete(MessageWait).where(MessageWait.instance_id == instance.id))
+                finished = session.info.get(BATCH)
+                if finished is None:
+                    session.execute(
+                        delete(MessageWait).where(MessageWait.instance_id == instance.id)
+                    )
+                else:
+                    finished.append(instance.id)  # the caller deletes them for the batch
                 audit(
                     session,
                     "instance.finished",
