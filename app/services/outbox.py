@@ -7,6 +7,10 @@ made outside any transaction; the answer is recorded in a new one. A crash
 between the two leaves the row to be claimed again when the lease runs out: at
 least once, with the row's idempotency key sent along for receivers to
 deduplicate.
+
+Due timers are claimed a batch at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)
+and fired in the transaction that claimed them, so a crash before its commit leaves
+them pending for the next worker: each fires once.
 """
 
 from __future__ import annotations
@@ -174,10 +178,10 @@ def _fire_claimed(
     by_instance: dict[str, list[Timer]] = {}
     for timer in timers:  # in due order: instances go by their first due timer
         by_instance.setdefault(timer.instance_id, []).append(timer)
-    query = select(Instance).where(Instance.id.in_(by_instance)).order_by(Instance.id)
+    query = select(Instance).where(Instance.id.in_(list(by_instance))).order_by(Instance.id)
     if _locking(session):
         # never wait for an instance while holding timer rows: its holder may be waiting for
-        # one of them (firing a timer cancels its siblings); these timers wait for a batch
+        # one of them (firing a timer cancels its siblings); its timers are left for later
         query = query.with_for_update(skip_locked=True)
     instances = {instance.id: instance for instance in session.scalars(query)}
     fired: list[Timer] = []
@@ -337,10 +341,12 @@ def _timer_failed(session: Session, timer: Timer, exc: Exception, *, now: dateti
 def _mark_fired(session: Session, fired: list[Timer], *, now: datetime) -> None:
     """One UPDATE for the batch's stored timers (kept in step in the session, not re-read);
     timers created in this transaction and not flushed yet are inserted as fired."""
-    stored = [timer for timer in fired if not inspect(timer).pending]
+    stored: list[Timer] = []
     for timer in fired:
         if inspect(timer).pending:
             timer.status, timer.fired_at = "fired", now
+        else:
+            stored.append(timer)
     if not stored:
         return
     session.execute(

@@ -61,10 +61,10 @@ from engine import (
 MAX_CHAINED_STEPS = 100
 BATCH = "stepwise.batch"
 """``session.info`` key a caller sets (to a list) to apply many steps in one transaction:
-``run_command`` and ``start_instance`` then leave flushing to the caller's commit, and a
-finished instance's id is appended to the list instead of its message waits being deleted
-at once; the caller deletes them (``WHERE instance_id IN (...)``) before committing. The
-timer worker's batches use it; without the key nothing changes."""
+a step then leaves its final flush to the caller's commit, and a finished instance's id is
+appended to the list instead of its message waits being deleted at once; the caller deletes
+them (``WHERE instance_id IN (...)``) before committing. The timer worker's batches use it;
+without the key nothing changes."""
 
 
 class DefinitionCache:
