@@ -436,6 +436,29 @@ class OutOfOffice(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Calendar(Base):
+    """An admin-defined business calendar (its JSON form, as ``engine.calendar_from_dict`` reads it)."""
+
+    __tablename__ = "calendars"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    settings: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ScheduleRun(Base):
+    """One firing of a scheduled start. The primary key is the lease: whichever process
+    inserts it starts the instance; the others find it taken."""
+
+    __tablename__ = "schedule_runs"
+
+    workflow_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    fire_at: Mapped[datetime] = mapped_column(primary_key=True)
+    instance_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- data tables ----------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from app import clock
 from app.db.models import Role, User, Workflow, WorkflowVersion
 from app.deps import AdminUser, CurrentUser, DesignerUser, SessionDep
 from app.errors import ApiError, not_found
+from app.routes.calendars import calendar_names
 from app.schemas import (
     ERRORS,
     DraftIn,
@@ -23,6 +24,7 @@ from app.schemas import (
     WorkflowSummary,
 )
 from app.services.records import audit
+from app.services.schedules import check_cron
 from designer.templates import list_templates, read_template
 from engine import validate
 
@@ -65,8 +67,30 @@ def _problems(session: Session, draft: dict[str, Any]) -> list[ProblemOut]:
         users=list(session.scalars(select(User.username))),
         roles=list(session.scalars(select(Role.name))),
         workflows=list(session.scalars(select(Workflow.key))),
+        calendars=calendar_names(session),
     )
-    return [ProblemOut(**p.to_dict()) for p in problems]
+    out = [ProblemOut(**p.to_dict()) for p in problems]
+    for node in draft.get("nodes", []) if isinstance(draft.get("nodes"), list) else []:
+        trigger = node.get("trigger") if isinstance(node, dict) else None
+        cron = trigger.get("cron") if isinstance(trigger, dict) else None
+        if isinstance(trigger, dict) and trigger.get("type") == "schedule":
+            message = (
+                check_cron(cron)
+                if isinstance(cron, str)
+                else "a scheduled start needs a cron schedule"
+            )
+            if message:
+                out.insert(
+                    0,
+                    ProblemOut(
+                        code="bad_schedule",
+                        message=message,
+                        node=node.get("id"),
+                        field="trigger.cron",
+                        severity="error",
+                    ),
+                )
+    return out
 
 
 @router.get("/workflows", response_model=list[WorkflowSummary])

@@ -45,6 +45,7 @@ from app.services import runner
 from app.services.people import deliver_inbox, sweep_windows
 from app.services.records import audit
 from app.services.runner import DefinitionCache, lock_instance
+from app.services.schedules import start_due_runs
 from app.settings import Settings
 from engine import FireTimer, HttpFailed, HttpResult, SubworkflowFinished, parse_duration
 
@@ -655,9 +656,11 @@ def _tick_now(worker: Worker, now: datetime | None) -> datetime:
 
 
 def _sweep(worker: Worker, *, now: datetime) -> None:
+    """Out-of-office windows that start or end, and workflows started by the clock."""
     with worker.sessionmaker() as session:
         if sweep_windows(session, now=now):
             session.commit()
+    start_due_runs(worker.sessionmaker, worker.cache, now=now)
 
 
 def tick(worker: Worker, *, now: datetime | None = None) -> tuple[int, int]:

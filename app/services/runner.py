@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import (
+    Calendar,
     Incident,
     Instance,
     MessageWait,
@@ -57,6 +59,7 @@ from engine import (
     parse_definition,
     step,
 )
+from engine.calendar import DEFAULT_CALENDARS, BusinessCalendar, calendar_from_dict
 
 MAX_CHAINED_STEPS = 100
 BATCH = "stepwise.batch"
@@ -68,11 +71,31 @@ without the key nothing changes."""
 
 
 class DefinitionCache:
-    """Compiled published versions by (key, version): immutable, so cached for good."""
+    """Compiled published versions by (key, version): immutable, so cached for good.
+    Also the installation's business calendars, re-read every few seconds."""
+
+    CALENDAR_TTL = timedelta(seconds=5)
 
     def __init__(self, size: int = 256) -> None:
         self._items: OrderedDict[tuple[str, int], Compiled] = OrderedDict()
         self._size = size
+        self._calendars: tuple[datetime, dict[str, BusinessCalendar | None]] | None = None
+
+    def calendars(self, session: Session) -> dict[str, BusinessCalendar | None]:
+        """Admin-defined calendars over the built-ins (``business``, ``24x7``)."""
+        now = datetime.now(UTC)
+        if self._calendars is None or self._calendars[0] <= now:
+            found: dict[str, BusinessCalendar | None] = dict(DEFAULT_CALENDARS)
+            for row in session.scalars(select(Calendar)):
+                try:
+                    found[row.name] = calendar_from_dict({**row.settings, "name": row.name})
+                except ValueError:
+                    continue  # refused when saved; an old bad row is skipped, not fatal
+            self._calendars = (now + self.CALENDAR_TTL, found)
+        return self._calendars[1]
+
+    def forget_calendars(self) -> None:
+        self._calendars = None
 
     def get(self, session: Session, key: str, version: int) -> Compiled:
         found = self._items.get((key, version))
@@ -145,7 +168,8 @@ def start_instance(
                 "the start data does not fit the workflow's data schema",
                 errors,
             )
-    state, effects = step(compiled, None, Start(data=data, by=actor), now)
+    calendars = cache.calendars(session)
+    state, effects = step(compiled, None, Start(data=data, by=actor), now, calendars=calendars)
     instance.business_key = _business_key(state["data"])
     instance.state, instance.status, instance.stage = state, state["status"], state["stage"]
     session.add(instance)
@@ -158,7 +182,9 @@ def start_instance(
         now=now,
         workflow=workflow_key,
     )
-    _finish_step(session, compiled, instance, state, effects, actor=actor, now=now)
+    _finish_step(
+        session, compiled, instance, state, effects, actor=actor, now=now, calendars=calendars
+    )
     return instance
 
 
@@ -190,8 +216,11 @@ def run_command(
     if instance.suspended:
         raise ApiError(409, "suspended", "this instance is suspended; resume it first")
     compiled = cache.get(session, instance.workflow_key, instance.workflow_version)
-    state, effects = step(compiled, instance.state, command, now)
-    _finish_step(session, compiled, instance, state, effects, actor=actor, now=now)
+    calendars = cache.calendars(session)
+    state, effects = step(compiled, instance.state, command, now, calendars=calendars)
+    _finish_step(
+        session, compiled, instance, state, effects, actor=actor, now=now, calendars=calendars
+    )
     return instance
 
 
@@ -204,12 +233,13 @@ def _finish_step(
     *,
     actor: str | None,
     now: datetime,
+    calendars: Mapping[str, BusinessCalendar | None] | None = None,
 ) -> None:
     for _ in range(MAX_CHAINED_STEPS):
         follow_up = _apply(session, compiled, instance, effects, actor=actor, now=now)
         if follow_up is None:
             break
-        state, effects = step(compiled, state, follow_up, now)
+        state, effects = step(compiled, state, follow_up, now, calendars=calendars)
     instance.state = state
     instance.status = state["status"]
     instance.stage = state["stage"]

@@ -257,6 +257,8 @@ CONSTANTS = {
     "template": "order-management",
     "version": "1",
     "inventory": "inventory",
+    "calendar": "matrix-calendar",
+    "calendar_absent": "nobody-made-this",
 }
 """Names that are not made, so that every path parameter can come from the world."""
 

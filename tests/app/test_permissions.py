@@ -396,6 +396,18 @@ ROWS: list[Row] = [
         note="on the system clock",
         codes={409: "system_clock"},
     ),
+    # --- business calendars -----------------------------------------------------------------
+    row("GET", "/api/calendars", ALL),
+    row(
+        "PUT", "/api/calendars/{name}", ADMIN, body({"timezone": "Europe/Berlin"}), name="calendar"
+    ),
+    row(
+        "DELETE",
+        "/api/calendars/{name}",
+        (401, 403, 403, 403, 404),
+        name="calendar_absent",
+        note="a calendar nobody made",
+    ),
     # --- data tables ------------------------------------------------------------------------
     row("GET", "/api/tables", ALL),
     row(
