@@ -140,7 +140,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     print("Stepwise worker: firing timers and sending the outbox (Ctrl+C stops)")
     try:
         while True:
-            tick(app.state.worker)
+            if app.state.ownership.owns():  # on SQLite one process does this work
+                tick(app.state.worker)
             time.sleep(args.interval)
     except KeyboardInterrupt:
         return 0

@@ -14,7 +14,7 @@ from app.clock import Clock
 from app.db.engine import make_engine, make_sessionmaker
 from app.db.migrate import upgrade
 from app.deps import PrincipalCache, sane_json
-from app.scheduler import make_worker
+from app.scheduler import Ownership, make_worker
 from app.scheduler import start as start_scheduler
 from app.services.runner import DefinitionCache
 from app.settings import Settings
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         yield
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        app.state.ownership.release()
         app.state.worker.client.close()
         engine.dispose()
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
         app.state.first_start = seed(app.state.sessionmaker, settings)
     app.state.worker = make_worker(app)
+    app.state.ownership = Ownership(settings.url)
     errors.install(app)
     app.add_middleware(Guard, fastapi_app=app)
 

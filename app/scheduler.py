@@ -10,7 +10,10 @@ run keeps firing batches while there are due timers, for up to
 
 from __future__ import annotations
 
+import fcntl
 import logging
+from pathlib import Path
+from typing import IO
 
 import httpx
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -21,6 +24,37 @@ from app.services.outbox import Worker, tick_outbox, tick_timers
 log = logging.getLogger("stepwise.scheduler")
 TIMER_INTERVAL_S = 0.2
 OUTBOX_INTERVAL_S = 1.0
+
+
+class Ownership:
+    """On SQLite one process owns the timers and the outbox: whoever holds an exclusive lock
+    on a file beside the database. The others keep asking, so a survivor takes over when the
+    owner stops. On PostgreSQL every process shares the work (``SKIP LOCKED``)."""
+
+    def __init__(self, url: str) -> None:
+        self.path: Path | None = None
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            self.path = Path(url.split("///", 1)[1] + ".worker-lock")
+        self._file: IO[bytes] | None = None
+
+    def owns(self) -> bool:
+        if self.path is None or self._file is not None:
+            return True
+        handle = self.path.open("ab")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        log.info("this process now runs the timers and the outbox for %s", self.path.stem)
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
 
 
 def make_worker(app: FastAPI) -> Worker:
@@ -52,14 +86,19 @@ def start(
     """Start the timer job (every ``timer_interval_s``) and the outbox job (every
     ``interval_s``) in background threads."""
     worker = app.state.worker
+    ownership: Ownership = app.state.ownership
 
     def timers() -> None:
+        if not ownership.owns():
+            return
         try:
             tick_timers(worker)
         except Exception:  # the next run tries again; nothing is lost
             log.exception("timer run failed")
 
     def outbox() -> None:
+        if not ownership.owns():
+            return
         try:
             tick_outbox(worker)
         except Exception:

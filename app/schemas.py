@@ -126,6 +126,7 @@ class TaskOut(BaseModel):
     priority: int
     due_at: datetime | None
     overdue: bool
+    at_risk: bool = False
     created_at: datetime
     completed_at: datetime | None
     completed_by: str | None

@@ -73,6 +73,7 @@ def task_out(t: Task) -> TaskOut:
         priority=t.priority,
         due_at=t.due_at,
         overdue=t.overdue,
+        at_risk=t.at_risk,
         created_at=t.created_at,
         completed_at=t.completed_at,
         completed_by=t.completed_by,

@@ -41,6 +41,7 @@ def inbox(
     status: Annotated[str | None, Query(pattern="^(open|completed|cancelled)$")] = None,
     workflow: str | None = None,
     overdue: bool | None = None,
+    at_risk: bool | None = None,
     instance: str | None = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -68,6 +69,8 @@ def inbox(
         query = query.where(Task.workflow_key == workflow)
     if overdue is not None:
         query = query.where(Task.overdue.is_(overdue))
+    if at_risk is not None:
+        query = query.where(Task.at_risk.is_(at_risk))
     if instance:
         query = query.where(Task.instance_id == instance)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

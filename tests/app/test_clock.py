@@ -63,6 +63,11 @@ def test_late_pick_is_reminded_escalated_then_reassigned(login):
     admin.post("/api/clock/advance", json={"by": "PT5H"})  # 14:00: reminded, due, escalated
     late = admin.get(f"/api/tasks/{pick['id']}").json()
     assert late["overdue"] is True
+    assert late["at_risk"] is True
+    flagged = admin.get(
+        "/api/tasks", params={"scope": "all", "overdue": "true", "at_risk": "true"}
+    ).json()
+    assert [t["id"] for t in flagged["items"]] == [pick["id"]]
     history = [e["action"] for e in admin.get(f"/api/instances/{started['id']}/history").json()]
     assert history.count("sla.remind") == 1
     assert history.count("sla.escalate") == 1
