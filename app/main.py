@@ -45,6 +45,10 @@ arrive with the frontend; until then everything is available through the HTTP AP
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     settings = settings or Settings.from_env()
+    if settings.production and settings.controllable_clock:
+        raise ValueError(
+            "the controllable clock is for tests and demos; production runs on the system clock"
+        )
     engine = make_engine(settings.url)
 
     @asynccontextmanager

@@ -24,6 +24,7 @@ class Settings:
         run_scheduler: run the timer and outbox workers inside this process.
         demo_systems: serve stand-in payment and carrier APIs under /demo.
         controllable_clock: let an admin move the service's clock forward (tests, demos).
+        production: refuse test-only settings (the controllable clock).
         extra: values templates read as ``settings.*`` (payment_url, carrier_url, smtp_host...).
     """
 
@@ -39,6 +40,7 @@ class Settings:
     frontend_dir: Path = ROOT / "frontend" / "dist"
     demo_systems: bool = False
     controllable_clock: bool = False
+    production: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -63,4 +65,5 @@ class Settings:
             run_scheduler=os.environ.get("STEPWISE_SCHEDULER", "1") == "1",
             extra=extra,
             controllable_clock=os.environ.get("STEPWISE_CONTROLLABLE_CLOCK") == "1",
+            production=os.environ.get("STEPWISE_PRODUCTION") == "1",
         )

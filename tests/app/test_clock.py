@@ -94,3 +94,8 @@ def test_system_clock_cannot_be_moved(anonymous, settings, database):
         client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
         assert client.post("/api/clock/advance", json={"by": "PT1H"}).status_code == 409
     application.state.engine.dispose()
+
+
+def test_production_refuses_the_controllable_clock(settings):
+    with pytest.raises(ValueError, match="controllable clock"):
+        create_app(replace(settings, controllable_clock=True, production=True))

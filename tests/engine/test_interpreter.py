@@ -1108,3 +1108,45 @@ def test_four_eyes_against_the_start_excludes_whoever_started(drive):
     d = drive(seq(node("check", "user_task", assignee={"role": "w", "not_same_as": "start"})))
     d.start()
     assert d.created()[0].exclude == ("starter",)
+
+
+def test_pick_created_friday_4pm_is_due_monday_noon_and_a_holiday_pushes_it_a_day():
+    from designer.templates import load_template
+    from engine import BusinessCalendar
+
+    definition = load_template("order-management")
+    order = {
+        "order_id": "T-1",
+        "customer": {"name": "Ada", "email": "a@example.com"},
+        "items": [{"sku": "M", "quantity": 1}],
+        "total": 10,
+        "payment": {"method": "invoice"},
+    }
+
+    def pick_due(friday: datetime, calendars: dict[str, Any] | None) -> datetime:
+        state, effects = step(definition, None, Start(order), friday, calendars=calendars)
+        capture = next(e for e in effects if isinstance(e, CreateTask))
+        state, effects = step(
+            definition,
+            state,
+            CompleteTask(capture.task_id, {"captured": True}),
+            friday,
+            calendars=calendars,
+        )
+        table = next(e for e in effects if isinstance(e, TableOperation))
+        state, effects = step(
+            definition,
+            state,
+            TableResult(table.request_id, {"ok": True}),
+            friday,
+            calendars=calendars,
+        )
+        pick = next(e for e in effects if isinstance(e, CreateTask))
+        assert pick.node == "pick"
+        assert pick.due is not None
+        return pick.due
+
+    friday = datetime(2026, 9, 4, 16, tzinfo=UTC)  # the Monday after is Labor Day in the US
+    assert pick_due(friday, None) == datetime(2026, 9, 7, 12, tzinfo=UTC)
+    us = {"business": BusinessCalendar(country="US")}
+    assert pick_due(friday, us) == datetime(2026, 9, 8, 12, tzinfo=UTC)
