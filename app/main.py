@@ -87,10 +87,20 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     errors.install(app)
     app.add_middleware(Guard, fastapi_app=app)
 
-    from app.routes import auth, calendars, instances, messages, people, tasks, workflows
+    from app.routes import auth, calendars, hooks, instances, messages, people, tasks, workflows
     from app.routes import clock as clock_routes
 
-    for module in (auth, workflows, instances, tasks, messages, people, calendars, clock_routes):
+    for module in (
+        auth,
+        workflows,
+        instances,
+        tasks,
+        messages,
+        people,
+        calendars,
+        clock_routes,
+        hooks,
+    ):
         app.include_router(module.router)
     if settings.demo_systems:
         from app.routes import demo

@@ -459,6 +459,35 @@ class ScheduleRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class WebhookSecret(Base):
+    """A secret a sender signs a workflow's webhooks with. Two may be valid at once while a
+    secret is rotated. Kept as given: checking an HMAC needs the secret itself."""
+
+    __tablename__ = "webhook_secrets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workflow_key: Mapped[str] = mapped_column(
+        ForeignKey("workflows.key", ondelete="CASCADE"), index=True
+    )
+    secret: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """A delivery that started an instance, by its idempotency key: a retry gets the same one."""
+
+    __tablename__ = "webhook_deliveries"
+
+    workflow_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- data tables ----------------------------------------------------------------------------
 
 

@@ -396,6 +396,19 @@ ROWS: list[Row] = [
         note="on the system clock",
         codes={409: "system_clock"},
     ),
+    # --- webhook secrets --------------------------------------------------------------------
+    row("GET", "/api/admin/webhooks/{key}/secrets", ADMIN, key="order_management"),
+    row(
+        "POST", "/api/admin/webhooks/{key}/secrets", with_status(ADMIN, 201), key="order_management"
+    ),
+    row(
+        "DELETE",
+        "/api/admin/webhooks/{key}/secrets/{secret_id}",
+        (401, 403, 403, 403, 404),
+        key="order_management",
+        secret_id="calendar_absent",
+        note="a secret nobody made",
+    ),
     # --- business calendars -----------------------------------------------------------------
     row("GET", "/api/calendars", ALL),
     row(
