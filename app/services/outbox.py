@@ -15,6 +15,7 @@ them pending for the next worker: each fires once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import smtplib
 import time
@@ -390,7 +391,10 @@ def deliver_outbox(worker: Worker, *, now: datetime, limit: int = 100) -> int:
             break
         row_id, kind, payload, attempts = claimed
         try:
-            if kind == "call_http":
+            if "answer" in payload:  # answered while its instance was suspended: deliver it now
+                target = payload.get("parent_id") or _row_instance(worker, row_id)
+                _answer(worker, row_id, target, _kept(payload["answer"]), now=now)
+            elif kind == "call_http":
                 _http(worker, row_id, payload, attempts, now=now)
             elif kind == "send_notification":
                 _notify(worker, row_id, payload, now=now)
@@ -438,6 +442,13 @@ def _answer(
         if row is None or row.status == "done":
             return
         instance = lock_instance(session, instance_id)
+        if instance.suspended and instance.status == "running":
+            # keep the answer until the instance is resumed (an action is done later instead)
+            if act is None:
+                row.payload = {**row.payload, "answer": _keep(command)}
+            row.next_attempt_at = now + SUSPENDED_RETRY
+            session.commit()
+            return
         if act is not None:
             command = act(session)
         row.status, row.done_at = "done", now
@@ -451,6 +462,30 @@ def _answer(
                 now=now,
             )
         session.commit()
+
+
+SUSPENDED_RETRY = timedelta(minutes=1)
+
+
+def _row_instance(worker: Worker, row_id: int) -> str:
+    with worker.sessionmaker() as session:
+        row = session.get(Outbox, row_id)
+        return row.instance_id or "" if row is not None else ""
+
+
+_ANSWERS: dict[str, Any] = {
+    "HttpResult": HttpResult,
+    "HttpFailed": HttpFailed,
+    "SubworkflowFinished": SubworkflowFinished,
+}
+
+
+def _keep(command: Any) -> dict[str, Any]:
+    return {"type": type(command).__name__, "fields": dataclasses.asdict(command)}
+
+
+def _kept(answer: dict[str, Any]) -> Any:
+    return _ANSWERS[answer["type"]](**answer["fields"])
 
 
 def request_waits(instance: Any, command: Any) -> bool:
@@ -656,11 +691,18 @@ def _tick_now(worker: Worker, now: datetime | None) -> datetime:
 
 
 def _sweep(worker: Worker, *, now: datetime) -> None:
-    """Out-of-office windows that start or end, and workflows started by the clock."""
-    with worker.sessionmaker() as session:
-        if sweep_windows(session, now=now):
-            session.commit()
-    start_due_runs(worker.sessionmaker, worker.cache, now=now)
+    """Out-of-office windows that start or end, and workflows started by the clock. A failure
+    here is logged and must not hold up the timers and the outbox."""
+    try:
+        with worker.sessionmaker() as session:
+            if sweep_windows(session, now=now):
+                session.commit()
+    except Exception:
+        log.exception("out-of-office sweep failed")
+    try:
+        start_due_runs(worker.sessionmaker, worker.cache, now=now)
+    except Exception:
+        log.exception("scheduled starts failed")
 
 
 def tick(worker: Worker, *, now: datetime | None = None) -> tuple[int, int]:

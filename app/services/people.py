@@ -136,7 +136,7 @@ def sweep_windows(session: Session, *, now: datetime) -> int:
         ).all()
         for task in tasks:
             cover = cover_for(session, window.username, now, role=_task_role(task))
-            _hand_over(session, task, window.username, cover, now=now)
+            _hand_over(session, task, window.username, cover, now=now, window_id=window.id)
     ending = session.scalars(
         select(OutOfOffice).where(OutOfOffice.ended.is_(False), OutOfOffice.ends_at <= now)
     ).all()
@@ -178,7 +178,9 @@ def sweep_windows(session: Session, *, now: datetime) -> int:
     return handled
 
 
-def _hand_over(session: Session, task: Task, owner: str, cover: Cover, *, now: datetime) -> None:
+def _hand_over(
+    session: Session, task: Task, owner: str, cover: Cover, *, now: datetime, window_id: str
+) -> None:
     if cover.user is None:
         role = _task_role(task)
         task.assignee, task.away_owner = None, owner
@@ -207,7 +209,7 @@ def _hand_over(session: Session, task: Task, owner: str, cover: Cover, *, now: d
             now=now,
             instance_id=task.instance_id,
             task_id=task.id,
-            key=f"cover:{task.id}:{cover.user}",
+            key=f"cover:{window_id}:{task.id}:{cover.user}",
         )
     audit(
         session,

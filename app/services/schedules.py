@@ -66,9 +66,16 @@ def start_due_runs(make: sessionmaker[Session], cache: DefinitionCache, *, now: 
             except IntegrityError:
                 session.rollback()
                 continue
-            instance = runner.start_instance(
-                session, cache=cache, workflow_key=key, data={}, actor="schedule", now=now
-            )
+            try:
+                instance = runner.start_instance(
+                    session, cache=cache, workflow_key=key, data={}, actor="schedule", now=now
+                )
+            except Exception:  # e.g. a start form that needs data: this run is spent, logged
+                log.exception("scheduled start of %s at %s failed", key, due.isoformat())
+                session.rollback()
+                session.add(ScheduleRun(workflow_key=key, fire_at=due, created_at=now))
+                session.commit()
+                continue
             run = session.get(ScheduleRun, (key, due))
             if run is not None:
                 run.instance_id = instance.id

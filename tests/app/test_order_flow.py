@@ -154,3 +154,27 @@ def test_message_nobody_waits_for_is_404(login):
     r = admin.post("/api/messages", json={"message": "delivered", "correlation": "nope"})
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "no_waiting_instance"
+
+
+def test_an_answer_arriving_while_suspended_is_kept_and_delivered_on_resume(app, login, edge):
+    from datetime import timedelta
+
+    worker = app.state.worker
+    admin = login("admin")
+    small = {**ORDER, "order_id": "A-2002", "total": 50}
+    instance_id = admin.post(
+        "/api/workflows/order-management/instances", json={"data": small}
+    ).json()["id"]
+    assert (
+        admin.post(f"/api/instances/{instance_id}/suspend", json={"reason": "check"}).status_code
+        == 200
+    )
+    tick(worker, now=datetime.now(UTC))  # the capture is called once; its answer waits
+    assert [x["path"] for x in edge.requests] == ["/captures"]
+    assert admin.get(f"/api/instances/{instance_id}").json()["stage"] == "Received"
+    assert (
+        admin.post(f"/api/instances/{instance_id}/resume", json={"reason": "ok"}).status_code == 200
+    )
+    tick(worker, now=datetime.now(UTC) + timedelta(minutes=2))
+    assert len(edge.requests) == 1  # not called again
+    assert admin.get(f"/api/instances/{instance_id}").json()["stage"] == "Being prepared"

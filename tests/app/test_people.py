@@ -225,3 +225,18 @@ def test_an_approved_vacation_request_sets_up_the_delegation(admin, login):
     admin.post("/api/clock/advance", json={"by": "PT1S"})
     titles = [n["title"] for n in sam.get("/api/notifications").json()["items"]]
     assert any("is approved" in t for t in titles)
+
+
+def test_two_absences_with_the_same_delegate_both_hand_over(admin):
+    task = start(admin, "for-walt")
+    away(
+        admin, "walt", "wendy", start=timedelta(hours=1), end=timedelta(hours=2), return_tasks=False
+    )
+    admin.post("/api/clock/advance", json={"by": "PT90M"})
+    assert admin.get(f"/api/tasks/{task['id']}").json()["assignee"] == "wendy"
+    admin.post("/api/clock/advance", json={"by": "PT1H"})
+    away(admin, "wendy", "mia", start=timedelta(hours=1), end=timedelta(hours=3))
+    away(admin, "walt", "wendy", start=timedelta(hours=1), end=timedelta(hours=3))
+    r = admin.post("/api/clock/advance", json={"by": "PT2H"})
+    assert r.status_code == 200, r.text
+    assert admin.get(f"/api/tasks/{task['id']}").json()["assignee"] == "mia"

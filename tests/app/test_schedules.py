@@ -89,3 +89,22 @@ def test_a_schedule_that_does_not_parse_does_not_publish(login):
     r = admin.post("/api/workflows/bad-cron/publish")
     assert r.status_code == 422
     assert r.json()["error"]["details"][0]["code"] == "bad_schedule"
+
+
+def test_a_scheduled_start_that_fails_holds_up_nothing_else(login):
+    admin = login("admin")
+    draft = {**HOURLY_REPORT, "key": "needs-data"}
+    start_node = {**HOURLY_REPORT["nodes"][0]}
+    start_node["form"] = {
+        "type": "object",
+        "required": ["x"],
+        "properties": {"x": {"type": "string"}},
+    }
+    draft["nodes"] = [start_node, *HOURLY_REPORT["nodes"][1:]]
+    assert (
+        admin.post("/api/workflows", json={"key": "needs-data", "draft": draft}).status_code == 201
+    )
+    assert admin.post("/api/workflows/needs-data/publish").status_code == 201
+    r = admin.post("/api/clock/advance", json={"by": "PT6M"})
+    assert r.status_code == 200, r.text
+    assert admin.get("/api/instances", params={"workflow": "needs-data"}).json()["total"] == 0
