@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, or_, select
@@ -136,24 +137,16 @@ def claim(task_id: str, request: Request, session: SessionDep, me: CurrentUser) 
         raise forbidden("this task is not offered to you or your roles")
     now = clock.now()
     task.assignee, task.claimed_at = me.username, now
-    runner.run_command(
+    return _assigned(
         session,
-        cache=cache(request),
-        instance=instance,
-        command=AssignTask(task.engine_id, me.username),
-        actor=me.username,
-        now=now,
-    )
-    audit(
-        session,
+        request,
+        me,
+        instance,
+        task,
+        me.username,
         "task.claimed",
-        actor=me.username,
-        instance_id=instance.id,
-        task_id=task.id,
         now=now,
     )
-    session.commit()
-    return task_out(task)
 
 
 @router.post("/tasks/{task_id}/unclaim", response_model=TaskOut)
@@ -169,24 +162,16 @@ def unclaim(task_id: str, request: Request, session: SessionDep, me: CurrentUser
         )
     now = clock.now()
     task.assignee, task.claimed_at = None, None
-    runner.run_command(
+    return _assigned(
         session,
-        cache=cache(request),
-        instance=instance,
-        command=AssignTask(task.engine_id, None),
-        actor=me.username,
-        now=now,
-    )
-    audit(
-        session,
+        request,
+        me,
+        instance,
+        task,
+        None,
         "task.unclaimed",
-        actor=me.username,
-        instance_id=instance.id,
-        task_id=task.id,
         now=now,
     )
-    session.commit()
-    return task_out(task)
 
 
 @router.post("/tasks/{task_id}/complete", response_model=TaskOut)
@@ -262,26 +247,18 @@ def delegate(
         raise ApiError(422, "four_eyes", f"{body.to} may not take this task (four-eyes rule)")
     now = clock.now()
     task.assignee, task.delegated_from = body.to, me.username
-    runner.run_command(
+    return _assigned(
         session,
-        cache=cache(request),
-        instance=instance,
-        command=AssignTask(task.engine_id, body.to),
-        actor=me.username,
-        now=now,
-    )
-    audit(
-        session,
+        request,
+        me,
+        instance,
+        task,
+        body.to,
         "task.delegated",
-        actor=me.username,
-        instance_id=instance.id,
-        task_id=task.id,
         now=now,
         to=body.to,
         note=body.note,
     )
-    session.commit()
-    return task_out(task)
 
 
 @router.post("/tasks/{task_id}/reassign", response_model=TaskOut)
@@ -305,23 +282,50 @@ def reassign(
         task.assignee, task.candidate_users, task.candidate_roles = None, [], [body.role]
     set_candidates(session, task)
     now = clock.now()
+    return _assigned(
+        session,
+        request,
+        me,
+        instance,
+        task,
+        body.user,
+        "task.reassigned",
+        now=now,
+        user=body.user,
+        role=body.role,
+    )
+
+
+def _assigned(
+    session: Session,
+    request: Request,
+    me: Principal,
+    instance: Instance,
+    task: Task,
+    holder: str | None,
+    action: str,
+    *,
+    now: datetime,
+    **details: Any,
+) -> TaskOut:
+    """Tell the engine who holds the task now, write it in the audit log, and commit."""
+    command = AssignTask(task.engine_id, holder)
     runner.run_command(
         session,
         cache=cache(request),
         instance=instance,
-        command=AssignTask(task.engine_id, body.user),
+        command=command,
         actor=me.username,
         now=now,
     )
     audit(
         session,
-        "task.reassigned",
+        action,
         actor=me.username,
         instance_id=instance.id,
         task_id=task.id,
         now=now,
-        user=body.user,
-        role=body.role,
+        **details,
     )
     session.commit()
     return task_out(task)
