@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import DataRow, DataTable, Membership, Role, User, Workflow, WorkflowVersion
+from app.routes.workflows import start_roles
 from app.security import generate_password, hash_password
 from app.services.tables import row_key
 from app.settings import Settings
@@ -78,6 +79,7 @@ def seed(make_session: sessionmaker[Session], settings: Settings) -> dict[str, s
                     description=raw.get("description", ""),
                     draft=raw,
                     published_version=1,
+                    start_roles=start_roles(raw),
                     created_by="admin",
                     updated_by="admin",
                 )

@@ -61,6 +61,15 @@ def _get(session: Session, key: str) -> Workflow:
     return workflow
 
 
+def start_roles(draft: dict[str, Any]) -> list[str]:
+    """Who may start a workflow: the roles its start's trigger names (none: anyone)."""
+    for node in draft.get("nodes", []):
+        if isinstance(node, dict) and node.get("type") == "start":
+            roles = (node.get("trigger") or {}).get("roles") or []
+            return [str(r) for r in roles]
+    return []
+
+
 def _problems(session: Session, draft: dict[str, Any]) -> list[ProblemOut]:
     problems = validate(
         draft,
@@ -205,6 +214,7 @@ def publish(key: str, session: SessionDep, me: AdminUser) -> VersionOut:
     )
     session.add(row)
     workflow.published_version = version
+    workflow.start_roles = start_roles(workflow.draft)
     audit(session, "workflow.published", actor=me.username, now=now, key=key, version=version)
     session.commit()
     return VersionOut(

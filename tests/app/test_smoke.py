@@ -24,3 +24,34 @@ def test_order_starts(login):
     fiona = login("fiona")
     inbox = fiona.get("/api/tasks").json()
     assert [t["node"] for t in inbox["items"]] == ["capture_manually"]
+
+
+def test_only_the_roles_a_start_names_may_start_it(login):
+    admin = login("admin")
+    draft = {
+        "format": 1,
+        "key": "sales-only",
+        "name": "Sales only",
+        "nodes": [
+            {
+                "id": "start",
+                "type": "start",
+                "name": "Start",
+                "trigger": {"type": "manual", "roles": ["sales"]},
+            },
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [{"id": "e1", "from": "start", "to": "end"}],
+    }
+    assert (
+        admin.post("/api/workflows", json={"key": "sales-only", "draft": draft}).status_code == 201
+    )
+    assert admin.post("/api/workflows/sales-only/publish").status_code == 201
+    walt = login("walt")
+    refused = walt.post("/api/workflows/sales-only/instances", json={"data": {}})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    assert (
+        login("sam").post("/api/workflows/sales-only/instances", json={"data": {}}).status_code
+        == 201
+    )
