@@ -158,7 +158,7 @@ class Flow(Run):
 
     def _set(self, token: str, node: SetNode, edge_id: str | None) -> None:
         for name, source in node.assign.items():
-            self.assign(name, json_safe(self.eval(source)))
+            self.assign(name, json_safe(self.evaluate(source)))
         self.leave(token, node.id)
 
     def _decision(self, token: str, node: DecisionNode, edge_id: str | None) -> None:
@@ -169,13 +169,13 @@ class Flow(Run):
         if node.duration is not None:
             due = self.at(node.duration, node.calendar)
         else:
-            due = as_datetime(self.eval(node.until or ""), node.until or "")
+            due = as_datetime(self.evaluate(node.until or ""), node.until or "")
         wait_id = self.new_id("w")
         self.wait(token, node.id, wait_id, {"kind": "timer"})
         self.schedule(wait_id, due, "timer", node.id, wait=wait_id)
 
     def _receive(self, token: str, node: ReceiveNode, edge_id: str | None) -> None:
-        correlation = self.eval(node.correlate)
+        correlation = self.evaluate(node.correlate)
         wait_id = self.new_id("w")
         record = {"kind": "message", "message": node.message, "correlation": correlation}
         self.wait(token, node.id, wait_id, record)
@@ -208,7 +208,7 @@ class Flow(Run):
         self.table_request(token, node)
 
     def _subworkflow(self, token: str, node: SubworkflowNode, edge_id: str | None) -> None:
-        child_input = {name: self.eval(src) for name, src in node.input.items()}
+        child_input = {name: self.evaluate(src) for name, src in node.input.items()}
         wait_id = self.new_id("w")
         self.wait(token, node.id, wait_id, {"kind": "subworkflow"})
         self.emit(
@@ -256,7 +256,7 @@ class Flow(Run):
                 if edge.outcome == outcome:
                     chosen.append(edge)
             elif edge.condition is not None:
-                result = bool(self.eval(edge.condition))
+                result = bool(self.evaluate(edge.condition))
                 evaluated.append({"edge": edge.id, "condition": edge.condition, "result": result})
                 if result:
                     chosen.append(edge)
@@ -309,7 +309,7 @@ class Flow(Run):
                 if edge.default or edge.condition is None:
                     default = default or edge
                     continue
-                result = bool(self.eval(edge.condition))
+                result = bool(self.evaluate(edge.condition))
                 evaluated.append({"edge": edge.id, "condition": edge.condition, "result": result})
                 if result:
                     chosen = edge
@@ -342,7 +342,7 @@ class Flow(Run):
             elif edge.condition is None:
                 chosen.append(edge)
             else:
-                result = bool(self.eval(edge.condition))
+                result = bool(self.evaluate(edge.condition))
                 evaluated.append({"edge": edge.id, "condition": edge.condition, "result": result})
                 if result:
                     chosen.append(edge)
@@ -440,7 +440,7 @@ class Flow(Run):
                 return
 
     def decide(self, node: DecisionNode) -> None:
-        values = [self.eval(src) for src in node.inputs]
+        values = [self.evaluate(src) for src in node.inputs]
         hits: list[int] = []
         for index, rule in enumerate(node.rules):
             if self._rule_matches(rule.when, values):
@@ -480,24 +480,24 @@ class Flow(Run):
     def _rule_matches(self, cells: list[str], values: list[Any]) -> bool:
         for cell, value in zip(cells, values, strict=False):
             source = decision_cell_source(cell)
-            if source is not None and not self.eval(source, {"value": value}):
+            if source is not None and not self.evaluate(source, {"value": value}):
                 return False
         return True
 
     def table_request(self, token: str, node: TableNode) -> None:
         if node.each:
-            items = self.eval(node.each)
+            items = self.evaluate(node.each)
             if not isinstance(items, list):
                 raise Incident("not_a_list", f"{node.each!r} is not a list", {"each": node.each})
             keys = tuple(
-                {k: self.eval(v, {"item": it}) for k, v in node.key.items()} for it in items
+                {k: self.evaluate(v, {"item": it}) for k, v in node.key.items()} for it in items
             )
             values = tuple(
-                {k: self.eval(v, {"item": it}) for k, v in node.values.items()} for it in items
+                {k: self.evaluate(v, {"item": it}) for k, v in node.values.items()} for it in items
             )
         else:
-            keys = ({k: self.eval(v) for k, v in node.key.items()},)
-            values = ({k: self.eval(v) for k, v in node.values.items()},)
+            keys = ({k: self.evaluate(v) for k, v in node.key.items()},)
+            values = ({k: self.evaluate(v) for k, v in node.values.items()},)
         wait_id = self.new_id("w")
         self.wait(token, node.id, wait_id, {"kind": "table"})
         self.emit(

@@ -122,7 +122,7 @@ class Run:
         except ValueError as exc:
             raise Incident("bad_duration", str(exc), {"duration": duration}) from None
 
-    def eval(self, source: str, extra: Mapping[str, Any] | None = None) -> Any:
+    def evaluate(self, source: str, extra: Mapping[str, Any] | None = None) -> Any:
         names: Mapping[str, Any] = self.data if extra is None else ChainMap(dict(extra), self.data)
         try:
             context = self.context() if self.c.contextual(source) else None
@@ -344,7 +344,7 @@ class Run:
         fallback: dict[str, Any] | None = None
         assignee = self.c.spec(spec)
         if spec.expr is not None:
-            value = self.eval(spec.expr)
+            value = self.evaluate(spec.expr)
             found = (
                 [value] if isinstance(value, str) else value if isinstance(value, list) else None
             )
