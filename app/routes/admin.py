@@ -32,6 +32,7 @@ from app.db.models import (
 )
 from app.deps import SESSION_COOKIE, AdminUser, CurrentUser, SessionDep
 from app.errors import ApiError, not_found
+from app.routes.instances import audit_out
 from app.routes.tables import NO_NUL, refuse_nul
 from app.schemas import ERRORS, AuditOut, Page
 from app.security import generate_password, hash_password, new_token, token_hash
@@ -531,17 +532,5 @@ def audit_log(
         )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(AuditEvent.id.desc()).offset(offset).limit(limit))
-    items = [
-        AuditOut(
-            id=r.id,
-            at=r.at,
-            actor=r.actor,
-            on_behalf_of=r.on_behalf_of,
-            action=r.action,
-            instance_id=r.instance_id,
-            task_id=r.task_id,
-            details=r.details,
-        )
-        for r in rows
-    ]
+    items = [audit_out(r) for r in rows]
     return Page(items=items, total=total, offset=offset, limit=limit)

@@ -23,7 +23,7 @@ from app import clock
 from app.db.models import Comment, Document, Instance, Task, new_id
 from app.deps import CurrentUser, Principal, SessionDep, SettingsDep
 from app.errors import ApiError, not_found
-from app.routes.instances import visible_instance
+from app.routes.instances import comment_out, visible_instance
 from app.schemas import ERRORS, CommentIn, CommentOut, ErrorResponse
 from app.services.access import instance_visible
 from app.services.documents import ACCEPTED_TYPES, DocumentStore, Upload, receive_upload
@@ -96,17 +96,6 @@ def document_out(d: Document) -> DocumentOut:
         sha256=d.sha256,
         uploaded_by=d.uploaded_by,
         uploaded_at=d.uploaded_at,
-    )
-
-
-def comment_out(c: Comment) -> CommentOut:
-    return CommentOut(
-        id=c.id,
-        instance_id=c.instance_id,
-        task_id=c.task_id,
-        author=c.author,
-        body=c.body,
-        created_at=c.created_at,
     )
 
 

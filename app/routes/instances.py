@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.db.models import AuditEvent, Incident, Instance, Task, Workflow
+from app.db.models import AuditEvent, Comment, Incident, Instance, Task, Workflow
 from app.deps import AdminUser, CurrentUser, Principal, SessionDep
 from app.errors import ApiError, forbidden, not_found
 from app.schemas import (
     ERRORS,
     AuditOut,
+    CommentOut,
     DataCorrectionIn,
     IncidentOut,
     InstanceOut,
@@ -55,6 +56,30 @@ def summary(i: Instance) -> InstanceSummary:
         finished_at=i.finished_at,
         open_incidents=i.open_incidents,
         version=i.version,
+    )
+
+
+def audit_out(r: AuditEvent) -> AuditOut:
+    return AuditOut(
+        id=r.id,
+        at=r.at,
+        actor=r.actor,
+        on_behalf_of=r.on_behalf_of,
+        action=r.action,
+        instance_id=r.instance_id,
+        task_id=r.task_id,
+        details=r.details,
+    )
+
+
+def comment_out(c: Comment) -> CommentOut:
+    return CommentOut(
+        id=c.id,
+        instance_id=c.instance_id,
+        task_id=c.task_id,
+        author=c.author,
+        body=c.body,
+        created_at=c.created_at,
     )
 
 
@@ -231,19 +256,7 @@ def history(instance_id: str, session: SessionDep, me: CurrentUser) -> list[Audi
     rows = session.scalars(
         select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
     )
-    return [
-        AuditOut(
-            id=r.id,
-            at=r.at,
-            actor=r.actor,
-            on_behalf_of=r.on_behalf_of,
-            action=r.action,
-            instance_id=r.instance_id,
-            task_id=r.task_id,
-            details=r.details,
-        )
-        for r in rows
-    ]
+    return [audit_out(r) for r in rows]
 
 
 @router.post("/instances/{instance_id}/cancel", response_model=InstanceOut)

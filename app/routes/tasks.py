@@ -13,7 +13,7 @@ from app import clock
 from app.db.models import Comment, Instance, Role, Task, User
 from app.deps import CurrentUser, Principal, SessionDep
 from app.errors import ApiError, forbidden, not_found
-from app.routes.instances import cache, task_out
+from app.routes.instances import cache, comment_out, task_out
 from app.schemas import (
     ERRORS,
     CommentIn,
@@ -331,24 +331,13 @@ def _assigned(
     return task_out(task)
 
 
-def _comment_out(c: Comment) -> CommentOut:
-    return CommentOut(
-        id=c.id,
-        instance_id=c.instance_id,
-        task_id=c.task_id,
-        author=c.author,
-        body=c.body,
-        created_at=c.created_at,
-    )
-
-
 @router.get("/tasks/{task_id}/comments", response_model=list[CommentOut])
 def comments(task_id: str, session: SessionDep, me: CurrentUser) -> list[CommentOut]:
     task = _visible(session, me, task_id)
     rows = session.scalars(
         select(Comment).where(Comment.task_id == task.id).order_by(Comment.created_at)
     )
-    return [_comment_out(c) for c in rows]
+    return [comment_out(c) for c in rows]
 
 
 @router.post("/tasks/{task_id}/comments", response_model=CommentOut, status_code=201)
@@ -372,4 +361,4 @@ def add_comment(task_id: str, body: CommentIn, session: SessionDep, me: CurrentU
         now=now,
     )
     session.commit()
-    return _comment_out(comment)
+    return comment_out(comment)
