@@ -13,8 +13,9 @@ def alembic_config() -> Config:
     return Config(str(ROOT / "alembic.ini"))
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision``."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Bring the database to ``revision`` (every head: work in progress may branch, a merge
+    revision joins the branches)."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
