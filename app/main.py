@@ -8,6 +8,10 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import Scope
 
 from app import clock, errors
 from app.clock import Clock
@@ -118,9 +122,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         return {"status": "ok"}
 
     if (settings.frontend_dir / "index.html").is_file():
-        from fastapi.staticfiles import StaticFiles
-
-        app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
+        app.mount("/", SinglePageApp(directory=settings.frontend_dir, html=True), name="frontend")
     else:
 
         @app.get("/", include_in_schema=False)
@@ -129,6 +131,23 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     return app
 
+
+class SinglePageApp(StaticFiles):
+    """The built browser app: its files, and its ``index.html`` for any other page address
+    (the app routes in the browser). API and hook addresses keep their JSON 404."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except StarletteHTTPException as error:
+            if error.status_code != 404 or path.split("/", 1)[0] in _NOT_PAGES or "." in path:
+                raise
+            return await super().get_response("index.html", scope)
+
+
+_NOT_PAGES = frozenset(
+    {"api", "hooks", "track", "act", "healthz", "metrics", "docs", "openapi.json"}
+)
 
 UNSAFE = frozenset({b"POST", b"PUT", b"PATCH", b"DELETE"})
 _SECURITY_HEADERS = [

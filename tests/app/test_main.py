@@ -42,3 +42,24 @@ def test_openapi_describes_every_api_route_with_error_responses(anonymous):
 
 def test_healthz(anonymous):
     assert anonymous.get("/healthz").json() == {"status": "ok"}
+
+
+def test_browser_app_pages_fall_back_to_its_index_but_api_misses_stay_json(settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.app.conftest import with_settings
+
+    (tmp_path / "index.html").write_text("<!doctype html><title>app</title>")
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "app.js").write_text("console.log(1)")
+    app = create_app(with_settings(settings, frontend_dir=tmp_path), migrate=False)
+    with TestClient(app) as client:
+        page = client.get("/tasks/123")
+        assert page.status_code == 200
+        assert "<title>app</title>" in page.text
+        assert client.get("/assets/app.js").text == "console.log(1)"
+        assert client.get("/assets/missing.js").status_code == 404
+        missing = client.get("/api/nothing-here")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"]
