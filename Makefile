@@ -9,7 +9,7 @@ FRONTEND_DEPS := $(FRONTEND)/node_modules/.package-lock.json
 FRONTEND_DIST := $(FRONTEND)/dist/index.html
 FRONTEND_SRC := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(FRONTEND)/index.html $(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json
 
-.PHONY: run test lint format bench install frontend clean
+.PHONY: run test lint format bench fuzz crash-test install frontend clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
@@ -46,6 +46,16 @@ lint: $(STAMP) $(FRONTEND_DEPS)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Many more generated requests per API operation than `make test` sends.
+fuzz: $(STAMP)
+	STEPWISE_FUZZ_EXAMPLES=$${STEPWISE_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -p no:cacheprovider tests/app/test_api_fuzz.py
+
+# kill -9 at random moments while orders run: SQLite, PostgreSQL, and two nodes on PostgreSQL.
+crash-test: $(STAMP) $(FRONTEND_DIST)
+	$(BIN)/python -m tests.crash.harness --db sqlite --orders 40 --kills 8
+	$(BIN)/python -m tests.crash.harness --db postgresql --orders 40 --kills 8
+	$(BIN)/python -m tests.crash.harness --db postgresql --orders 40 --kills 5 --nodes 2
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -111,6 +111,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.settings import Settings
 
     settings = Settings.from_env()
+    # links in emails (the tracking page, action links) need the address people reach us at
+    public = {"public_url": f"http://{args.host}:{args.port}"}
+    settings = replace(settings, extra={**public, **settings.extra})
     base = f"http://{args.host}:{args.port}/demo"
     if "payment_url" not in settings.extra and "carrier_url" not in settings.extra:
         # nothing configured: the workflows talk to the app's own demo payment and carrier
@@ -119,7 +122,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "payment_url": f"{base}/payment",
             "carrier_url": f"{base}/carrier",
         }
-        settings = replace(settings, extra=extra, demo_systems=True)
+        allow = ",".join(filter(None, (settings.http_allow, args.host)))
+        settings = replace(settings, extra=extra, demo_systems=True, http_allow=allow)
     app = create_app(settings)
     _print_first_start(getattr(app.state, "first_start", {}))
     print(
@@ -159,6 +163,41 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed_history(args: argparse.Namespace) -> int:
+    import time
+
+    from app.main import create_app
+    from app.services.seeding import seed_history
+    from app.settings import Settings
+
+    if args.instances < 0 or args.running < 0 or args.days < 1:
+        raise SystemExit("error: --instances and --running must be 0 or more, --days 1 or more")
+    settings = replace(Settings.from_env(), run_scheduler=False)
+    app = create_app(settings)  # migrated, and seeded first if the database is empty
+    _print_first_start(getattr(app.state, "first_start", {}))
+    began = time.perf_counter()
+    try:
+        summary = seed_history(
+            app.state.engine,
+            finished=args.instances,
+            running=args.running,
+            days=args.days,
+            now=datetime.now(UTC),
+            seed=args.seed,
+        )
+    except LookupError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    finally:
+        app.state.worker.client.close()
+        app.state.engine.dispose()
+    took = time.perf_counter() - began
+    print(
+        f"inserted {summary.finished:,} finished and {summary.running:,} running order instances"
+        f" in {took:.1f} s"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepwise", description="Stepwise workflow designer and engine"
@@ -189,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser(
+        "seed-history", help="bulk-insert finished order instances (for reports and benchmarks)"
+    )
+    p.add_argument("--instances", type=int, default=10_000, help="finished instances")
+    p.add_argument("--running", type=int, default=0, help="instances waiting at a task")
+    p.add_argument("--days", type=int, default=365, help="spread the starts over this many days")
+    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same history)")
+    p.set_defaults(func=cmd_seed_history)
     return parser
 
 

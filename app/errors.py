@@ -28,6 +28,7 @@ COMMAND_STATUS = {
     "no_such_task": 404,
     "no_such_request": 404,
     "no_such_incident": 404,
+    "cannot_skip": 409,
     "invalid_form": 422,
     "invalid_outcome": 422,
 }

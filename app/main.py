@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from app import clock, errors
 from app.clock import Clock
@@ -88,11 +89,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         app.state.first_start = seed(app.state.sessionmaker, settings)
     app.state.worker = make_worker(app)
     app.state.ownership = Ownership(settings.url)
+    from app.services import actionlinks
+
+    actionlinks.install(app)  # the action link key, in the info of every session
     errors.install(app)
     app.add_middleware(Guard, fastapi_app=app)
 
     from app.routes import auth, calendars, hooks, instances, messages, people, tasks, workflows
     from app.routes import clock as clock_routes
+    from app.routes import endpoints as event_endpoints
 
     for module in (
         auth,
@@ -104,17 +109,33 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         calendars,
         clock_routes,
         hooks,
+        event_endpoints,
     ):
+        app.include_router(module.router)
+    from app.routes import inbox, requests, track  # the employee pages; the tracking page
+
+    for module in (inbox, requests, track):
         app.include_router(module.router)
     if settings.demo_systems:
         from app.routes import demo
 
         app.include_router(demo.router)
+    from app.routes import retention as retention_routes
+
+    app.include_router(retention_routes.router)
+    from app.routes import reports as report_routes
+
+    app.include_router(report_routes.router)
     for optional in ("documents", "tables", "admin"):
         try:
             module = __import__(f"app.routes.{optional}", fromlist=["router"])
         except ModuleNotFoundError:
             continue
+        app.include_router(module.router)
+    from app.routes import actionlinks as action_pages
+    from app.routes import deadletters
+
+    for module in (deadletters, action_pages):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"])
@@ -136,6 +157,29 @@ class SinglePageApp(StaticFiles):
     """The built browser app: its files, and its ``index.html`` for any other page address
     (the app routes in the browser). API and hook addresses keep their JSON 404."""
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        first = scope["path"].lstrip("/").split("/", 1)[0]
+        if scope["type"] == "http" and first in _NOT_PAGES:  # no API route took it
+            allowed = _allowed_methods(scope["app"], scope["path"])
+            response = (
+                JSONResponse(
+                    errors.body(
+                        "method_not_allowed",
+                        f"{scope['method']} is not allowed here; use {', '.join(allowed)}",
+                    ),
+                    status_code=405,
+                    headers={"Allow": ", ".join(allowed)},
+                )
+                if allowed
+                else JSONResponse(
+                    errors.body("not_found", "there is nothing at this address"),
+                    status_code=404,
+                )
+            )
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
     async def get_response(self, path: str, scope: Scope) -> Response:
         try:
             return await super().get_response(path, scope)
@@ -143,6 +187,27 @@ class SinglePageApp(StaticFiles):
             if error.status_code != 404 or path.split("/", 1)[0] in _NOT_PAGES or "." in path:
                 raise
             return await super().get_response("index.html", scope)
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the API documents for ``path`` (none: nothing is there)."""
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "route_table", None)
+    if table is None:
+        table = [
+            (
+                re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"),
+                sorted(method.upper() for method in operations),
+            )
+            for template, operations in app.openapi().get("paths", {}).items()
+        ]
+        app.state.route_table = table
+    # the most literal template wins, as in routing: /api/tasks/claim before /api/tasks/{id}
+    matches = [
+        (pattern.pattern.count("[^/]+"), methods)
+        for pattern, methods in table
+        if pattern.match(path)
+    ]
+    return min(matches)[1] if matches else []
 
 
 _NOT_PAGES = frozenset(

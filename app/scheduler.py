@@ -19,11 +19,15 @@ import httpx
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 
+from app import clock
+from app.services import retention
 from app.services.outbox import Worker, tick_outbox, tick_timers
 
 log = logging.getLogger("stepwise.scheduler")
 TIMER_INTERVAL_S = 0.2
 OUTBOX_INTERVAL_S = 1.0
+RETENTION_INTERVAL_S = 3600.0
+RETENTION_BATCHES = 200  # at most 100,000 instances an hour, in short transactions
 
 
 class Ownership:
@@ -104,6 +108,21 @@ def start(
         except Exception:
             log.exception("outbox run failed")
 
+    def history() -> None:
+        if not ownership.owns():
+            return
+        try:
+            if worker.clock is not None:
+                clock.use(worker.clock)
+            retention.sweep(
+                worker.sessionmaker,
+                now=clock.now(),
+                archive_dir=worker.settings.data_dir / "archive",
+                max_batches=RETENTION_BATCHES,
+            )
+        except Exception:
+            log.exception("retention sweep failed")
+
     apscheduler_log = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, _TimersStillRunning) for f in apscheduler_log.filters):
         apscheduler_log.addFilter(_TimersStillRunning())
@@ -111,6 +130,7 @@ def start(
     for job, seconds, job_id in (
         (timers, timer_interval_s, "timers"),
         (outbox, interval_s, "outbox"),
+        (history, RETENTION_INTERVAL_S, "retention"),
     ):
         scheduler.add_job(
             job, "interval", seconds=seconds, max_instances=1, coalesce=True, id=job_id

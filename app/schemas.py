@@ -23,11 +23,14 @@ class ErrorResponse(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in (
+        (400, "Malformed request (e.g. a body that is not JSON)"),
         (401, "Not logged in"),
         (403, "Not allowed"),
         (404, "Not found"),
         (409, "Conflict"),
+        (413, "Body too large"),
         (422, "Invalid input"),
+        (429, "Too many attempts"),
     )
 }
 
@@ -134,11 +137,42 @@ class TaskOut(BaseModel):
     outcomes: list[str]
 
 
+class TaskCan(BaseModel):
+    """What the caller may do with the task now."""
+
+    claim: bool
+    unclaim: bool
+    complete: bool
+    delegate: bool
+    reassign: bool
+
+
+class InstanceBrief(BaseModel):
+    """A task page's summary of its instance."""
+
+    id: str
+    workflow_key: str
+    workflow_name: str
+    status: str
+    stage: str | None
+    business_key: str | None
+    started_by: str | None
+    started_at: datetime
+    key_fields: dict[str, Any] = Field(
+        description="the data's top-level plain values (text, numbers, yes/no), at most 12"
+    )
+
+
 class TaskDetail(TaskOut):
     form: dict[str, Any] | None
+    ui: dict[str, Any] | None = Field(default=None, description="the form's UI hints (uiSchema)")
     instructions: str | None
     instance_stage: str | None
     instance_data: dict[str, Any]
+    instance: InstanceBrief | None = None
+    can: TaskCan | None = None
+    sla_state: str | None = None
+    seconds_left: int | None = None
 
 
 class InstanceSummary(BaseModel):

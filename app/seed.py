@@ -25,6 +25,12 @@ ROLES = {
     "shipping": "Hands parcels to the carrier",
     "support": "Chases late deliveries",
     "manager": "Approves time off and purchases",
+    "department_head": "Approves purchases of 1,000 or more",
+    "cfo": "Approves purchases of 10,000 or more",
+    "purchasing": "Places approved purchase orders",
+    "accounts_payable": "Resolves invoices that do not match their order and receipt",
+    "it": "Sets up accounts and equipment for new hires",
+    "hr": "Handles new hires' paperwork",
 }
 DEMO_PEOPLE = [
     ("admin", "Avery Admin", ["admin", "designer", "employee", "manager"]),

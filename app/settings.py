@@ -26,6 +26,15 @@ class Settings:
         controllable_clock: let an admin move the service's clock forward (tests, demos).
         production: refuse test-only settings (the controllable clock).
         extra: values templates read as ``settings.*`` (payment_url, carrier_url, smtp_host...).
+        secrets: values workflows may name but never read (``STEPWISE_SECRET_<NAME>``): the SMTP
+            password, the SMS provider's token, Slack and Teams webhook URLs.
+        action_link_secret: the key approve / reject links in notifications are signed with
+            (``STEPWISE_ACTION_LINK_SECRET``); when unset, one is generated once and kept in
+            ``<data_dir>/action-link.key``. Every process must use the same one.
+        http_allow: internal hosts, addresses and networks outbound calls may reach
+            (``STEPWISE_HTTP_ALLOW``, comma-separated, e.g. ``127.0.0.1,10.1.0.0/16``); every
+            other internal address is refused (see app/services/egress.py).
+        http_max_response_bytes: the largest answer an outbound call may read.
     """
 
     database_url: str = ""
@@ -42,6 +51,10 @@ class Settings:
     controllable_clock: bool = False
     production: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    action_link_secret: str | None = field(default=None, repr=False)
+    http_allow: str = ""
+    http_max_response_bytes: int = 1024 * 1024
 
     @property
     def url(self) -> str:
@@ -56,6 +69,12 @@ class Settings:
             for key, value in os.environ.items()
             if key.startswith("STEPWISE_SETTING_")
         }
+        # STEPWISE_SECRET_SLACK_OPS=https://hooks.slack.com/... is the secret named slack_ops
+        secrets = {
+            key.removeprefix("STEPWISE_SECRET_").lower(): value
+            for key, value in os.environ.items()
+            if key.startswith("STEPWISE_SECRET_")
+        }
         return cls(
             database_url=os.environ.get("DATABASE_URL", ""),
             data_dir=data_dir,
@@ -64,6 +83,9 @@ class Settings:
             seed_demo=os.environ.get("STEPWISE_SEED_DEMO", "1") == "1",
             run_scheduler=os.environ.get("STEPWISE_SCHEDULER", "1") == "1",
             extra=extra,
+            secrets=secrets,
+            action_link_secret=os.environ.get("STEPWISE_ACTION_LINK_SECRET") or None,
             controllable_clock=os.environ.get("STEPWISE_CONTROLLABLE_CLOCK") == "1",
+            http_allow=os.environ.get("STEPWISE_HTTP_ALLOW", ""),
             production=os.environ.get("STEPWISE_PRODUCTION") == "1",
         )

@@ -90,6 +90,14 @@ class Duration:
         """The hours, minutes and seconds part as a timedelta."""
         return timedelta(seconds=self.seconds)
 
+    @property
+    def clock_time(self) -> timedelta:
+        """Days and time as elapsed clock time (a day is 24 hours); months are not fixed lengths
+        of time and must go through ``add_duration``."""
+        if self.months:
+            raise DurationError("months have no fixed length here; give days, e.g. P30D")
+        return timedelta(days=self.days, seconds=self.seconds)
+
     def isoformat(self) -> str:
         """The canonical ISO 8601 text, e.g. ``P1Y2M3DT4H30M``."""
         years, months = divmod(self.months, 12)

@@ -113,6 +113,15 @@ class RetryIncident:
     by: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SkipIncident:
+    """Go on past the node that raised an incident, as if it had done its work (its result
+    stays unset): for a call whose effect was made by hand."""
+
+    incident_id: str
+    by: str | None = None
+
+
 Command = (
     Start
     | CompleteTask
@@ -126,4 +135,5 @@ Command = (
     | Cancel
     | UpdateData
     | RetryIncident
+    | SkipIncident
 )

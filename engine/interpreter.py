@@ -33,6 +33,7 @@ from engine.commands import (
     HttpResult,
     ReceiveMessage,
     RetryIncident,
+    SkipIncident,
     Start,
     SubworkflowFinished,
     TableResult,
@@ -157,6 +158,8 @@ class _Step(Flow):
                 self.merge(command.data)
             case RetryIncident():
                 self.retry(command.incident_id)
+            case SkipIncident():
+                self.skip(command.incident_id)
             case _:
                 raise CommandError("unknown_command", f"unknown command {type(command).__name__}")
 
@@ -452,5 +455,30 @@ class _Step(Flow):
                 tokens[stopped] = {"node": node_id, "wait": None}
                 self.queue.append((stopped, node_id, edge_id))
 
+    def skip(self, incident_id: str) -> None:
+        incident = self.s["incidents"].get(incident_id)
+        if incident is None or incident["status"] != "open":
+            raise CommandError("no_such_incident", f"there is no open incident {incident_id}")
+        kind = self.c.nodes[incident["node"]].type
+        if incident["join"] or incident["leaving"] or incident["also"] or kind in _BRANCHING:
+            raise CommandError(
+                "cannot_skip",
+                "this incident stopped the path where it branches or joins; fix the cause and "
+                "retry it instead",
+            )
+        self.m("incidents")[incident_id] = {
+            **incident,
+            "status": "skipped",
+            "resolved_at": self.now_iso,
+        }
+        self.emit(ResolveIncident(incident_id=incident_id))
+        token = incident["token"]
+        if token in self.s["tokens"]:
+            self.s["tokens"][token] = {"node": incident["node"], "wait": None}
+            self.leave_safely(token, incident["node"], None)
+
+
+# a gateway's incident is about which way to go: skipping it would choose for the admin
+_BRANCHING = frozenset({"exclusive", "inclusive", "parallel", "decision"})
 
 __all__ = ["MAX_MOVES_PER_STEP", "step"]

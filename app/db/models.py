@@ -7,7 +7,7 @@ columns are JSONB on PostgreSQL. Times are stored timezone-aware (UTC).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -177,6 +178,11 @@ class Workflow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(100))
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Finished instances older than this many days are archived or purged (None: kept).
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    retention_action: Mapped[str] = mapped_column(
+        String(10), default="archive", server_default="archive"
+    )
 
 
 class WorkflowVersion(Base):
@@ -201,6 +207,24 @@ class Instance(Base):
     __table_args__ = (
         Index("ix_instances_workflow_status", "workflow_key", "status"),
         Index("ix_instances_started_at", "started_at"),
+        Index("ix_instances_workflow_finished", "workflow_key", "finished_at"),
+        # reports: covering indexes, so that a report reads no instance row (states are large)
+        Index(
+            "ix_instances_report_started",
+            "workflow_key",
+            "started_at",
+            "workflow_version",
+            "stage",
+            "id",
+        ),
+        Index(
+            "ix_instances_report_finished",
+            "workflow_key",
+            "finished_at",
+            "started_at",
+            "status",
+            "workflow_version",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -225,6 +249,15 @@ class Instance(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
+def _risk_at(context: Any) -> datetime | None:
+    """A new task's ``risk_at``: its due time less a quarter of its SLA window."""
+    row = context.get_current_parameters()
+    due, created = row.get("due_at"), row.get("created_at") or utcnow()
+    if due is None:
+        return None
+    return due - max(due - created, timedelta(0)) / 4  # type: ignore[no-any-return]
+
+
 class Task(Base):
     """A task in an inbox, mirrored from the engine's state with who may do it."""
 
@@ -232,6 +265,31 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("instance_id", "engine_id"),
         Index("ix_tasks_status_assignee", "status", "assignee"),
+        # the inbox sorts open tasks by these without reading the rows (forms can be large)
+        Index(
+            "ix_tasks_inbox",
+            "status",
+            "assignee",
+            "due_at",
+            "risk_at",
+            "overdue",
+            "at_risk",
+            "priority",
+            "created_at",
+            "id",
+        ),
+        # reports on completed tasks (time per step, SLA), covering: no task row is read
+        Index(
+            "ix_tasks_report_completed",
+            "workflow_key",
+            "status",
+            "node",
+            "completed_at",
+            "created_at",
+            "due_at",
+            "completed_by",
+            "role",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -265,6 +323,12 @@ class Task(Base):
     completed_by: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[str | None] = mapped_column(String(100))
     result: Mapped[dict[str, Any] | None]
+    risk_at: Mapped[datetime | None] = mapped_column(default=_risk_at)
+    """When the task becomes at risk: a quarter of its SLA window (created to due) before it is
+    due. Set when the row is inserted; the inbox sorts and filters by it."""
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    """When the row last changed, on the system clock (not the app's): the inbox's live
+    updates read the tasks changed since their last look."""
 
 
 class TaskCandidate(Base):
@@ -279,6 +343,19 @@ class TaskCandidate(Base):
     )
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class SavedView(Base):
+    """A person's named inbox filter: ``query`` holds ``GET /api/inbox`` parameters."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("username", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Timer(Base):
@@ -361,6 +438,17 @@ class AuditEvent(Base):
     """Who did what, when, on behalf of whom. Append-only."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        # stage changes only, for the reports' funnel; covering (action too: SQLite wants it)
+        Index(
+            "ix_audit_events_stage",
+            "instance_id",
+            "action",
+            "details",
+            sqlite_where=text("action = 'instance.stage'"),
+            postgresql_where=text("action = 'instance.stage'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -488,6 +576,136 @@ class WebhookDelivery(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class EventEndpoint(Base):
+    """Where outgoing events go (Standard Webhooks): a URL and the event types it wants.
+
+    Attributes:
+        secret: ``whsec_<base64>``, signing every delivery; kept as made (an HMAC needs it).
+        previous_secret: the secret before the last rotation, signing too until
+            ``previous_expires_at``, so the receiver can switch without a gap.
+        enabled: off when an admin turns it off or the endpoint answers 410 Gone.
+    """
+
+    __tablename__ = "event_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    event_types: Mapped[list[Any]] = mapped_column(default=list)
+    secret: Mapped[str] = mapped_column(String(200))
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_expires_at: Mapped[datetime | None]
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageHook(Base):
+    """How signed deliveries of one message arrive at ``POST /hooks/messages/{name}``: the
+    signature scheme, and expressions over the delivery for its correlation value, its data
+    and (optionally) its id."""
+
+    __tablename__ = "message_hooks"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(20), default="generic")
+    tolerance_s: Mapped[int] = mapped_column(Integer, default=300)
+    correlation: Mapped[str] = mapped_column(String(1000))
+    mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    idempotency: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class MessageHookSecret(Base):
+    """A secret a sender signs one message's deliveries with; two may be valid at once."""
+
+    __tablename__ = "message_hook_secrets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    hook: Mapped[str] = mapped_column(
+        ForeignKey("message_hooks.name", ondelete="CASCADE"), index=True
+    )
+    secret: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None]
+
+
+class MessageDelivery(Base):
+    """A message from outside, by its idempotency key (the sender's, or derived from the
+    body): ``delivered`` to an instance, or ``held`` until one waits for it (``keep_early``).
+    The same message again finds this row and moves nothing."""
+
+    __tablename__ = "message_deliveries"
+    __table_args__ = (
+        UniqueConstraint("message", "idempotency_key"),
+        Index("ix_message_deliveries_held", "message", "correlation", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    message: Mapped[str] = mapped_column(String(200))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    correlation: Mapped[str] = mapped_column(String(500))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20))
+    instance_id: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str | None] = mapped_column(String(300))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    hold_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+
+
+class DeadLetter(Base):
+    """A signed webhook delivery that was accepted but could not start an instance, kept
+    with its error until an admin replays it."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        UniqueConstraint("workflow_key", "idempotency_key"),
+        Index("ix_dead_letters_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workflow_key: Mapped[str] = mapped_column(String(100))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[Any] = mapped_column(Json)
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    query: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error_code: Mapped[str] = mapped_column(String(50))
+    error_message: Mapped[str] = mapped_column(Text)
+    error_details: Mapped[Any | None] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(20), default="failed")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    instance_id: Mapped[str | None] = mapped_column(String(32))
+    replayed_at: Mapped[datetime | None]
+    replayed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ActionLink(Base):
+    """A signed, single-use link that completes ``task_id`` with ``outcome`` as ``username``
+    (an approval's approve / reject in a notification). The token is ``<id>.<signature>``."""
+
+    __tablename__ = "action_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    outcome: Mapped[str] = mapped_column(String(100))
+    username: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 # --- data tables ----------------------------------------------------------------------------
 
 
@@ -513,3 +731,51 @@ class DataRow(Base):
     values: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+class SavedReport(Base):
+    """A report builder query someone saved, with how to chart it.
+
+    Attributes:
+        owner: the username who saved it; only they (and admins) change or delete it.
+        query: ``{"workflow", "measure", "group_by", "filters"}`` as ``POST /api/reports/query``
+            takes it.
+        chart: how the frontend draws it (``bar``, ``line``, ``pie``, ``table``, ...).
+    """
+
+    __tablename__ = "saved_reports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    query: Mapped[dict[str, Any]]
+    chart: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SavedReportShare(Base):
+    """A role a saved report is shared with: its members see it too."""
+
+    __tablename__ = "saved_report_shares"
+
+    report_id: Mapped[str] = mapped_column(
+        ForeignKey("saved_reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(
+        ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class SavedReportPin(Base):
+    """A saved report pinned to one person's dashboard (each pins for themself)."""
+
+    __tablename__ = "saved_report_pins"
+
+    report_id: Mapped[str] = mapped_column(
+        ForeignKey("saved_reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)

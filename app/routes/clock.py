@@ -48,7 +48,7 @@ def advance(body: AdvanceIn, request: Request, session: SessionDep, me: AdminUse
             "this service runs on the system clock (STEPWISE_CONTROLLABLE_CLOCK=1)",
         )
     try:
-        by = parse_duration(body.by).time if body.by else None
+        by = parse_duration(body.by).clock_time if body.by else None
         moved = service_clock.advance(by=by, to=body.to)
     except ValueError as exc:
         raise ApiError(422, "invalid_request", str(exc)) from None

@@ -1,4 +1,13 @@
-"""Signed webhooks that start workflows, and the secrets they are signed with."""
+"""Signed webhooks: deliveries that start workflows (``/hooks/{key}``), deliveries of
+messages that waiting instances are matched to (``/hooks/messages/{name}``), and the secrets
+both are signed with.
+
+A workflow's webhook takes its scheme and mapping from the start node's trigger; a message
+hook's are kept by admins (``/api/admin/message-hooks/{name}``), since a message is not one
+workflow's. Both check the signature first (nothing is read, kept or moved before that); a
+start that fails after it is kept as a dead letter (``app/services/deadletters.py``), a
+message is matched, held or refused by ``app/services/messages.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +15,34 @@ import hashlib
 import json
 import secrets as random_secrets
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from app import clock
-from app.db.models import WebhookDelivery, WebhookSecret, Workflow
+from app import clock, errors
+from app.db.models import MessageHook, MessageHookSecret, WebhookDelivery, WebhookSecret
 from app.deps import AdminUser, SessionDep
 from app.errors import ApiError, not_found
+from app.routes.messages import MessageReceipt, answer
+from app.routes.tables import NO_NUL, refuse_nul
 from app.schemas import ERRORS
-from app.services import runner
+from app.services import deadletters, messages
 from app.services.records import audit
+from app.services.runner import DefinitionCache
 from app.services.signatures import SignatureError, delivery_id, sign, verify
-from engine import ExpressionError, compile_expression
+from engine import CommandError, ExpressionError, compile_expression
 
-router = APIRouter(tags=["webhooks"], responses=ERRORS)
+router = APIRouter(tags=["webhooks"], responses=ERRORS, dependencies=[Depends(refuse_nul)])
+
+DEAD_LETTER_HEADER = "X-Stepwise-Dead-Letter"
+"""Names the dead letter a refused, but signed, delivery was kept as."""
+HookName = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 class HookAccepted(BaseModel):
@@ -43,99 +61,126 @@ class SecretOut(BaseModel):
     example: dict[str, str] | None = None
 
 
-def _trigger(session: SessionDep, request: Request, key: str) -> tuple[Workflow, Any]:
-    workflow = session.get(Workflow, key)
-    if workflow is None or workflow.archived or workflow.published_version is None:
-        raise not_found("published workflow", key)
-    compiled = request.app.state.definitions.get(session, key, workflow.published_version)
-    trigger = compiled.nodes[compiled.start].trigger
-    if trigger.type != "webhook":
-        raise ApiError(404, "not_found", f"workflow {key!r} is not started by webhook")
-    return workflow, trigger
+Expression = Annotated[str, Field(min_length=1, max_length=1000, pattern=NO_NUL)]
+FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
 
 
-def _map(mapping: dict[str, str], payload: Any, request: Request) -> dict[str, Any]:
-    if not mapping:
-        if not isinstance(payload, dict):
-            raise ApiError(
-                422, "invalid_payload", "the body must be a JSON object (or the trigger maps it)"
-            )
-        return payload
-    names = {
-        "body": payload,
-        "headers": {k.lower(): v for k, v in request.headers.items()},
-        "query": dict(request.query_params),
-    }
-    data: dict[str, Any] = {}
-    for field, source in mapping.items():
-        try:
-            data[field] = compile_expression(source).evaluate(names)
-        except ExpressionError as exc:
-            raise ApiError(
-                422, "invalid_payload", f"{field}: {exc.message} (mapping {source!r})"
-            ) from None
-    return data
+class MessageHookIn(BaseModel):
+    """How deliveries of one message are signed and read. Expressions see ``body`` (the JSON
+    body), ``headers`` (lower-case names) and ``query``."""
+
+    model_config = ConfigDict(extra="forbid")
+    scheme: Literal["generic", "github", "shopify", "stripe"] = "generic"
+    tolerance_s: int = Field(default=300, ge=1, le=86_400)
+    correlation: Expression = Field(
+        description="the value a waiting instance is matched by, e.g. body.tracking_number"
+    )
+    mapping: dict[FieldName, Expression] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="the message's data, field by field; empty: the body itself (an object)",
+    )
+    idempotency: Expression | None = Field(
+        default=None,
+        description="the delivery's id when the sender sends no Idempotency-Key, e.g. "
+        "body.event_id; without one, the body's SHA-256",
+    )
+
+
+class MessageHookOut(BaseModel):
+    name: str
+    url: str
+    scheme: str
+    tolerance_s: int
+    correlation: str
+    mapping: dict[str, str]
+    idempotency: str | None
+    active_secrets: int
+    created_at: datetime
+    created_by: str | None
+    updated_at: datetime
+    updated_by: str | None
+
+
+def _cache(request: Request) -> DefinitionCache:
+    found: DefinitionCache = request.app.state.definitions
+    return found
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ApiError(422, "invalid_payload", "the body is not JSON") from None
+
+
+def _verify(
+    scheme: str, request: Request, body: bytes, keys: list[str], *, now: datetime, tolerance: int
+) -> None:
+    try:
+        verify(scheme, dict(request.headers), body, keys, now=now, tolerance_s=tolerance)
+    except SignatureError as exc:
+        raise ApiError(401, "bad_signature", str(exc)) from None
+
+
+# --- workflow webhooks ----------------------------------------------------------------------
 
 
 @router.post("/hooks/{key}", response_model=HookAccepted, status_code=202)
 async def receive(key: str, request: Request, session: SessionDep) -> JSONResponse:
     """Start ``key`` from a signed delivery. A retried delivery (same Idempotency-Key, or the
     sender's own delivery id) answers with the same instance; the same key with another body
-    is refused."""
+    is refused. A signed delivery that cannot start an instance is answered with the error
+    and kept as a dead letter (named in the ``X-Stepwise-Dead-Letter`` header) for replay."""
     body = await request.body()
-    return await _in_thread(request, session, key, body)
-
-
-async def _in_thread(request: Request, session: SessionDep, key: str, body: bytes) -> JSONResponse:
-    from fastapi.concurrency import run_in_threadpool
-
     return await run_in_threadpool(_receive, request, session, key, body)
 
 
-def _receive(request: Request, session: SessionDep, key: str, body: bytes) -> JSONResponse:
+def _receive(request: Request, session: Session, key: str, body: bytes) -> JSONResponse:
     now = clock.now()
-    _workflow, trigger = _trigger(session, request, key)
+    cache = _cache(request)
+    trigger = deadletters.webhook_trigger(session, cache, key)
     scheme = trigger.webhook.scheme if trigger.webhook else "generic"
     tolerance = trigger.webhook.tolerance_s if trigger.webhook else 300
-    mapping = trigger.webhook.mapping if trigger.webhook else {}
-    keys = session.scalars(
-        select(WebhookSecret.secret).where(
-            WebhookSecret.workflow_key == key, WebhookSecret.revoked_at.is_(None)
+    keys = list(
+        session.scalars(
+            select(WebhookSecret.secret).where(
+                WebhookSecret.workflow_key == key, WebhookSecret.revoked_at.is_(None)
+            )
         )
-    ).all()
-    try:
-        verify(scheme, dict(request.headers), body, keys, now=now, tolerance_s=tolerance)
-    except SignatureError as exc:
-        raise ApiError(401, "bad_signature", str(exc)) from None
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise ApiError(422, "invalid_payload", "the body is not JSON") from None
-    digest = hashlib.sha256(body).hexdigest()
-    idem = delivery_id(scheme, dict(request.headers))
+    )
+    _verify(scheme, request, body, keys, now=now, tolerance=tolerance)
+    payload = _json(body)
+    digest = _sha256(body)
+    headers = dict(request.headers)
+    query = dict(request.query_params)
+    idem = delivery_id(scheme, headers)
     if idem:
         found = session.get(WebhookDelivery, (key, idem))
         if found is not None:
             return _again(found, digest)
-    data = _map(mapping, payload, request)
-    instance = runner.start_instance(
+        kept = deadletters.find(session, key, idem)
+        if kept is not None and kept.body_sha256 != digest:
+            raise _conflict()
+    try:
+        instance = deadletters.start_from_delivery(
+            session, cache=cache, key=key, payload=payload, headers=headers, query=query, now=now
+        )
+    except (ApiError, CommandError) as exc:
+        return _dead_letter(session, key, idem, digest, payload, headers, query, exc, now)
+    deadletters.record_delivery(
         session,
-        cache=request.app.state.definitions,
-        workflow_key=key,
-        data=data,
-        actor=f"webhook:{key}",
+        key=key,
+        idempotency_key=idem,
+        body_sha256=digest,
+        instance_id=instance.id,
+        by=f"webhook:{key}",
         now=now,
     )
-    if idem:
-        session.add(
-            WebhookDelivery(
-                workflow_key=key,
-                idempotency_key=idem,
-                body_sha256=digest,
-                instance_id=instance.id,
-                received_at=now,
-            )
-        )
     audit(
         session,
         "webhook.received",
@@ -156,16 +201,63 @@ def _receive(request: Request, session: SessionDep, key: str, body: bytes) -> JS
     return JSONResponse({"instance_id": instance.id, "duplicate": False}, status_code=202)
 
 
+def _dead_letter(
+    session: Session,
+    key: str,
+    idem: str | None,
+    digest: str,
+    payload: Any,
+    headers: dict[str, str],
+    query: dict[str, str],
+    exc: ApiError | CommandError,
+    now: datetime,
+) -> JSONResponse:
+    """Answer the sender with why the start failed, keeping the delivery for replay."""
+    session.rollback()
+    status, code, message, details = deadletters.failure(exc)
+    try:
+        letter = deadletters.keep(
+            session,
+            key=key,
+            idempotency_key=idem,
+            body_sha256=digest,
+            payload=payload,
+            headers=headers,
+            query=query,
+            exc=exc,
+            now=now,
+        )
+        session.commit()
+    except IntegrityError:  # the same failing delivery twice at the same moment: one letter
+        session.rollback()
+        found = deadletters.find(session, key, idem)
+        if found is None:
+            raise
+        letter = found
+    return JSONResponse(
+        errors.body(code, message, details),
+        status_code=status,
+        headers={DEAD_LETTER_HEADER: letter.id},
+    )
+
+
+def _conflict() -> ApiError:
+    return ApiError(
+        422, "idempotency_conflict", "this delivery id was used before with another body"
+    )
+
+
 def _again(found: WebhookDelivery, digest: str) -> JSONResponse:
     if found.body_sha256 != digest:
-        raise ApiError(
-            422, "idempotency_conflict", "this delivery id was used before with another body"
-        )
+        raise _conflict()
     return JSONResponse({"instance_id": found.instance_id, "duplicate": True}, status_code=202)
 
 
 def _secret_out(
-    row: WebhookSecret, *, shown: str | None = None, example: dict[str, str] | None = None
+    row: WebhookSecret | MessageHookSecret,
+    *,
+    shown: str | None = None,
+    example: dict[str, str] | None = None,
 ) -> SecretOut:
     return SecretOut(
         id=row.id,
@@ -178,6 +270,10 @@ def _secret_out(
     )
 
 
+def _new_secret() -> str:
+    return "whsec_" + random_secrets.token_urlsafe(32)
+
+
 @router.get("/api/admin/webhooks/{key}/secrets", response_model=list[SecretOut], tags=["admin"])
 def list_secrets(key: str, session: SessionDep, me: AdminUser) -> list[SecretOut]:
     rows = session.scalars(select(WebhookSecret).where(WebhookSecret.workflow_key == key))
@@ -188,9 +284,10 @@ def list_secrets(key: str, session: SessionDep, me: AdminUser) -> list[SecretOut
     "/api/admin/webhooks/{key}/secrets", response_model=SecretOut, status_code=201, tags=["admin"]
 )
 def create_secret(key: str, request: Request, session: SessionDep, me: AdminUser) -> SecretOut:
-    """A new secret (shown once). The older ones stay valid until revoked: rotate without a gap."""
-    _workflow, trigger = _trigger(session, request, key)
-    value = "whsec_" + random_secrets.token_urlsafe(32)
+    """A new secret (shown once). The older ones stay valid until revoked: rotate without a gap.
+    A workflow not published yet may have one when its draft is started by webhook."""
+    trigger = deadletters.webhook_trigger(session, _cache(request), key)
+    value = _new_secret()
     now = clock.now()
     row = WebhookSecret(
         workflow_key=key, secret=value, prefix=value[:12], created_at=now, created_by=me.username
@@ -213,5 +310,215 @@ def revoke_secret(key: str, secret_id: str, session: SessionDep, me: AdminUser) 
     now = clock.now()
     row.revoked_at = row.revoked_at or now
     audit(session, "webhook.secret_revoked", actor=me.username, now=now, workflow=key)
+    session.commit()
+    return _secret_out(row)
+
+
+# --- message hooks --------------------------------------------------------------------------
+
+
+@router.post(
+    "/hooks/messages/{name}",
+    response_model=MessageReceipt,
+    responses={202: {"model": MessageReceipt, "description": "Held until an instance waits"}},
+)
+async def receive_message(name: HookName, request: Request, session: SessionDep) -> JSONResponse:
+    """Deliver message ``name`` from a signed delivery to the instance waiting for it with the
+    correlation value the hook reads from the delivery. As ``POST /api/messages``: 404 when
+    nothing waits (unless kept early: 202), 409 when several do; the same delivery again
+    (``Idempotency-Key``, the hook's ``idempotency`` expression, the sender's delivery id, or
+    else the same correlation value and data) moves nothing and answers ``duplicate``; the
+    same id with another correlation value or data is 422 ``idempotency_conflict``."""
+    body = await request.body()
+    return await run_in_threadpool(_receive_message, request, session, name, body)
+
+
+def _receive_message(request: Request, session: Session, name: str, body: bytes) -> JSONResponse:
+    now = clock.now()
+    hook = session.get(MessageHook, name)
+    if hook is None:
+        raise not_found("message hook", name)
+    keys = list(
+        session.scalars(
+            select(MessageHookSecret.secret).where(
+                MessageHookSecret.hook == name, MessageHookSecret.revoked_at.is_(None)
+            )
+        )
+    )
+    _verify(hook.scheme, request, body, keys, now=now, tolerance=hook.tolerance_s)
+    payload = _json(body)
+    headers = dict(request.headers)
+    names = messages.delivery_names(payload, headers, request.query_params)
+    correlation = messages.evaluate("correlation", hook.correlation, names)
+    if correlation is None:
+        raise ApiError(422, "invalid_payload", f"correlation: {hook.correlation!r} gives no value")
+    data = messages.map_fields(hook.mapping, payload, names)
+    given = headers.get("idempotency-key")
+    if not given and hook.idempotency:
+        derived = messages.evaluate("idempotency", hook.idempotency, names)
+        given = None if derived is None else str(derived)
+    # the message is what the mapping reads: retries that differ elsewhere are the same one
+    content = messages.digest({"message": name, "correlation": correlation, "data": data})
+    receipt = messages.receive(
+        session,
+        cache=_cache(request),
+        message=name,
+        correlation=correlation,
+        data=data,
+        key=messages.idempotency_key(
+            given or delivery_id(hook.scheme, headers), f"sha256:{content}"
+        ),
+        body_sha256=content,
+        actor=f"hook:{name}"[:100],
+        source=f"hook:{name}",
+        now=now,
+    )
+    return answer(receipt)
+
+
+def _hook_out(session: Session, hook: MessageHook) -> MessageHookOut:
+    active = session.scalar(
+        select(func.count()).where(
+            MessageHookSecret.hook == hook.name, MessageHookSecret.revoked_at.is_(None)
+        )
+    )
+    return MessageHookOut(
+        name=hook.name,
+        url=f"/hooks/messages/{hook.name}",
+        scheme=hook.scheme,
+        tolerance_s=hook.tolerance_s,
+        correlation=hook.correlation,
+        mapping=dict(hook.mapping),
+        idempotency=hook.idempotency,
+        active_secrets=active or 0,
+        created_at=hook.created_at,
+        created_by=hook.created_by,
+        updated_at=hook.updated_at,
+        updated_by=hook.updated_by,
+    )
+
+
+def _hook(session: Session, name: str) -> MessageHook:
+    hook = session.get(MessageHook, name)
+    if hook is None:
+        raise not_found("message hook", name)
+    return hook
+
+
+def _check_expressions(body: MessageHookIn) -> None:
+    sources = {
+        "correlation": body.correlation,
+        **{f"mapping.{k}": v for k, v in body.mapping.items()},
+    }
+    if body.idempotency:
+        sources["idempotency"] = body.idempotency
+    problems = []
+    for where, source in sources.items():
+        try:
+            compile_expression(source)
+        except ExpressionError as exc:
+            problems.append({"field": where, "message": exc.message})
+    if problems:
+        raise ApiError(422, "invalid_hook", "an expression does not parse", problems)
+
+
+@router.get("/api/admin/message-hooks", response_model=list[MessageHookOut], tags=["admin"])
+def list_message_hooks(session: SessionDep, me: AdminUser) -> list[MessageHookOut]:
+    rows = session.scalars(select(MessageHook).order_by(MessageHook.name))
+    return [_hook_out(session, h) for h in rows]
+
+
+@router.put("/api/admin/message-hooks/{name}", response_model=MessageHookOut, tags=["admin"])
+def put_message_hook(
+    name: HookName, body: MessageHookIn, session: SessionDep, me: AdminUser
+) -> MessageHookOut:
+    """Create or replace how message ``name`` is received at ``/hooks/messages/{name}``; its
+    secrets stay. 422 ``invalid_hook`` when an expression does not parse."""
+    if "/" in name:
+        raise ApiError(422, "invalid_request", "a message hook's name cannot hold '/'")
+    _check_expressions(body)
+    now = clock.now()
+    hook = session.get(MessageHook, name)
+    if hook is None:
+        hook = MessageHook(name=name, created_at=now, created_by=me.username)
+        session.add(hook)
+    hook.scheme, hook.tolerance_s = body.scheme, body.tolerance_s
+    hook.correlation, hook.mapping, hook.idempotency = (
+        body.correlation,
+        dict(body.mapping),
+        body.idempotency,
+    )
+    hook.updated_at, hook.updated_by = now, me.username
+    audit(session, "message_hook.saved", actor=me.username, now=now, hook=name)
+    session.commit()
+    return _hook_out(session, hook)
+
+
+@router.get("/api/admin/message-hooks/{name}", response_model=MessageHookOut, tags=["admin"])
+def get_message_hook(name: HookName, session: SessionDep, me: AdminUser) -> MessageHookOut:
+    return _hook_out(session, _hook(session, name))
+
+
+@router.delete("/api/admin/message-hooks/{name}", status_code=204, tags=["admin"])
+def delete_message_hook(name: HookName, session: SessionDep, me: AdminUser) -> Response:
+    """Delete the hook with its secrets: its deliveries are 404 from then on."""
+    hook = _hook(session, name)
+    session.delete(hook)
+    audit(session, "message_hook.deleted", actor=me.username, now=clock.now(), hook=name)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/api/admin/message-hooks/{name}/secrets", response_model=list[SecretOut], tags=["admin"]
+)
+def list_message_hook_secrets(
+    name: HookName, session: SessionDep, me: AdminUser
+) -> list[SecretOut]:
+    _hook(session, name)
+    rows = session.scalars(
+        select(MessageHookSecret)
+        .where(MessageHookSecret.hook == name)
+        .order_by(MessageHookSecret.created_at)
+    )
+    return [_secret_out(r) for r in rows]
+
+
+@router.post(
+    "/api/admin/message-hooks/{name}/secrets",
+    response_model=SecretOut,
+    status_code=201,
+    tags=["admin"],
+)
+def create_message_hook_secret(name: HookName, session: SessionDep, me: AdminUser) -> SecretOut:
+    """A new secret (shown once, with the headers that would sign a sample body). The older
+    ones stay valid until revoked: rotate without a gap."""
+    hook = _hook(session, name)
+    value = _new_secret()
+    now = clock.now()
+    row = MessageHookSecret(
+        hook=name, secret=value, prefix=value[:12], created_at=now, created_by=me.username
+    )
+    session.add(row)
+    audit(session, "message_hook.secret_created", actor=me.username, now=now, hook=name)
+    session.commit()
+    example = sign(hook.scheme, value, b'{"tracking_number": "TRK00001"}', now=now)
+    return _secret_out(row, shown=value, example=example)
+
+
+@router.delete(
+    "/api/admin/message-hooks/{name}/secrets/{secret_id}",
+    response_model=SecretOut,
+    tags=["admin"],
+)
+def revoke_message_hook_secret(
+    name: HookName, secret_id: str, session: SessionDep, me: AdminUser
+) -> SecretOut:
+    row = session.get(MessageHookSecret, secret_id)
+    if row is None or row.hook != name:
+        raise not_found("message hook secret", secret_id)
+    now = clock.now()
+    row.revoked_at = row.revoked_at or now
+    audit(session, "message_hook.secret_revoked", actor=me.username, now=now, hook=name)
     session.commit()
     return _secret_out(row)

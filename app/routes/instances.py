@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import func, select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, and_, cast, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.db.models import AuditEvent, Comment, Incident, Instance, Task, Workflow
+from app.db.models import AuditEvent, Comment, Incident, Instance, Outbox, Task, Workflow
 from app.deps import AdminUser, CurrentUser, Principal, SessionDep
 from app.errors import ApiError, forbidden, not_found
 from app.schemas import (
@@ -30,7 +34,7 @@ from app.services import runner
 from app.services.access import instance_visible
 from app.services.records import audit
 from app.services.runner import DefinitionCache, lock_instance
-from engine import Cancel, RetryIncident, UpdateData
+from engine import Cancel, RetryIncident, SkipIncident, UpdateData
 
 router = APIRouter(prefix="/api", tags=["instances"], responses=ERRORS)
 
@@ -194,7 +198,19 @@ def list_instances(
     business_key: Annotated[str | None, Query(description="e.g. the order id")] = None,
     field: Annotated[
         str | None,
-        Query(description="a data field to match, as name=value (top-level field)", max_length=300),
+        Query(
+            description="a data field: with `value`, its path (`order_id`, `customer.email`, "
+            "`items.0.sku`); alone, `name=value` (a top-level field)",
+            max_length=300,
+        ),
+    ] = None,
+    value: Annotated[
+        str | None,
+        Query(
+            description="the value `field` must equal: as text, or as the number or yes/no "
+            "(`true`/`false`) it spells",
+            max_length=500,
+        ),
     ] = None,
     started_after: datetime | None = None,
     started_before: datetime | None = None,
@@ -217,11 +233,15 @@ def list_instances(
         query = query.where(Instance.started_at >= as_utc(started_after))
     if started_before:
         query = query.where(Instance.started_at < as_utc(started_before))
-    if field:
-        name, sep, value = field.partition("=")
+    if field and value is not None:
+        query = query.where(data_equals(session, data_path(field), value))
+    elif field:
+        name, sep, text = field.partition("=")
         if not sep or not name.isidentifier():
             raise ApiError(422, "invalid_request", "field must look like name=value")
-        query = query.where(_data_field(session, name) == value)
+        query = query.where(data_equals(session, [name], text))
+    elif value is not None:
+        raise ApiError(422, "invalid_request", "value needs a field")
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     column = SORTS[sort.lstrip("-")]
     query = query.order_by(column.desc() if sort.startswith("-") else column.asc(), Instance.id)
@@ -240,9 +260,57 @@ def as_utc(moment: datetime) -> datetime:
         ) from None
 
 
-def _data_field(session: Session, name: str) -> Any:
-    """The text of a top-level data field, on either database."""
-    return Instance.state["data"][name].as_string()
+PATH_PART = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_-]{0,99}|[0-9]{1,6})$")
+
+
+def data_path(field: str) -> list[str | int]:
+    """``customer.email`` -> ``["customer", "email"]``; ``items.0.sku`` -> ``["items", 0, "sku"]``."""
+    parts = field.split(".")
+    if len(parts) > 10 or not all(PATH_PART.match(p) for p in parts):
+        raise ApiError(
+            422,
+            "invalid_request",
+            "field must be a data path: names (letters, digits, _ and -) and list positions "
+            "joined by dots, e.g. customer.email or items.0.sku",
+        )
+    return [int(p) if p.isdigit() else p for p in parts]
+
+
+def _candidates(text: str) -> list[Any]:
+    """What ``value=<text>`` may mean in JSON: the text, and the number or yes/no it spells."""
+    found: list[Any] = [text]
+    if text in ("true", "false"):
+        found.append(text == "true")
+    else:
+        try:
+            number = float(text)
+        except ValueError:
+            return found
+        if math.isfinite(number):
+            found.append(int(number) if number.is_integer() and abs(number) < 2**53 else number)
+    return found
+
+
+def data_equals(session: Session, path: list[str | int], text: str) -> ColumnElement[bool]:
+    """The instance data at ``path`` equals ``text``, or the number or yes/no it spells: JSON
+    equality on PostgreSQL (``#>`` and ``jsonb``) and on SQLite (``json_extract`` and
+    ``json_type``, so that the text ``"1"`` and the number ``1`` stay apart)."""
+    values = _candidates(text)
+    if session.get_bind().dialect.name == "postgresql":
+        at = Instance.state[("data", *path)]
+        return or_(*(at == cast(v, JSONB) for v in values))  # JSONB serialises v
+    where = "$.data" + "".join(f"[{p}]" if isinstance(p, int) else f'."{p}"' for p in path)
+    kind = func.json_type(Instance.state, where)
+    found = func.json_extract(Instance.state, where)
+    tests = []
+    for v in values:
+        if isinstance(v, bool):
+            tests.append(kind == ("true" if v else "false"))
+        elif isinstance(v, str):
+            tests.append(and_(kind == "text", found == v))
+        else:
+            tests.append(and_(kind.in_(("integer", "real")), found == v))
+    return or_(*tests)
 
 
 @router.get("/instances/{instance_id}", response_model=InstanceOut)
@@ -257,6 +325,184 @@ def history(instance_id: str, session: SessionDep, me: CurrentUser) -> list[Audi
         select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
     )
     return [audit_out(r) for r in rows]
+
+
+class PathStep(BaseModel):
+    node: str
+    name: str
+    type: str
+    at: datetime
+    edge: str | None = Field(description="the connection it came by (null: the start)")
+    token: str = Field(description="the path it was on (parallel branches have their own)")
+
+
+class PathEdge(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    id: str
+    from_: str = Field(alias="from")
+    to: str
+    label: str | None
+    at: datetime
+
+
+class PathWait(BaseModel):
+    node: str
+    name: str
+    type: str
+    kind: str = Field(description="task, approval, timer, message, http, table, subworkflow")
+    since: datetime | None
+    tasks: list[TaskOut] = Field(default_factory=list)
+    message: str | None = None
+    until: datetime | None = Field(default=None, description="when a timer fires")
+
+
+class PathDecision(BaseModel):
+    node: str
+    name: str
+    kind: str = Field(description="exclusive, inclusive, decision (table), leave, join")
+    at: datetime | None
+    inputs: dict[str, Any] = Field(description="the data values the rules read")
+    evaluated: list[dict[str, Any]] = Field(description="each condition and its result")
+    chosen: list[str] = Field(description="the connections taken")
+    output: Any = None
+    reason: str
+
+
+class PathOut(BaseModel):
+    instance_id: str
+    status: str
+    stage: str | None
+    steps: list[PathStep] = Field(description="the nodes visited, in order")
+    edges: list[PathEdge] = Field(description="the connections taken, in order")
+    waiting: list[PathWait] = Field(description="where it waits now")
+    decisions: list[PathDecision]
+
+
+@router.get("/instances/{instance_id}/path", response_model=PathOut)
+def instance_path(
+    instance_id: str, request: Request, session: SessionDep, me: CurrentUser
+) -> PathOut:
+    """The way the instance went: the nodes it visited and the connections it took, in order;
+    where it waits now; and each decision with the values it saw and why it went that way."""
+    instance = visible_instance(session, me, instance_id)
+    compiled = cache(request).get(session, instance.workflow_key, instance.workflow_version)
+    state = instance.state
+    edges = {e.id: e for e in compiled.definition.edges}
+
+    def node_name(node_id: str) -> str:
+        node = compiled.nodes.get(node_id)
+        return (node.name if node is not None else "") or node_id
+
+    def node_type(node_id: str) -> str:
+        node = compiled.nodes.get(node_id)
+        return str(node.type) if node is not None else "unknown"
+
+    steps: list[PathStep] = []
+    taken: list[PathEdge] = []
+    for entry in state.get("path", []):
+        at = datetime.fromisoformat(entry["at"])
+        node_id, edge_id = entry["node"], entry.get("edge")
+        steps.append(
+            PathStep(
+                node=node_id,
+                name=node_name(node_id),
+                type=node_type(node_id),
+                at=at,
+                edge=edge_id,
+                token=entry.get("token", ""),
+            )
+        )
+        edge = edges.get(edge_id) if edge_id else None
+        if edge is not None:
+            taken.append(
+                PathEdge(id=edge.id, from_=edge.from_, to=edge.to, label=edge.label, at=at)
+            )
+    tasks = {
+        t.engine_id: t
+        for t in session.scalars(
+            select(Task).where(Task.instance_id == instance.id, Task.status == "open")
+        )
+    }
+    waiting: list[PathWait] = []
+    for wait_id, wait in (state.get("waits") or {}).items():
+        node_id = wait.get("node", "")
+        since = next(
+            (s.at for s in reversed(steps) if s.node == node_id and s.token == wait.get("token")),
+            None,
+        )
+        timer = (state.get("timers") or {}).get(wait_id) if wait.get("kind") == "timer" else None
+        waiting.append(
+            PathWait(
+                node=node_id,
+                name=node_name(node_id),
+                type=node_type(node_id),
+                kind=wait.get("kind", ""),
+                since=since,
+                tasks=[task_out(tasks[t]) for t in wait.get("tasks", ()) if t in tasks],
+                message=wait.get("message"),
+                until=datetime.fromisoformat(timer["at"]) if timer else None,
+            )
+        )
+    decisions = [
+        PathDecision(
+            node=d.get("node", ""),
+            name=node_name(d.get("node", "")),
+            kind=d.get("kind", ""),
+            at=datetime.fromisoformat(d["at"]) if d.get("at") else None,
+            inputs=d.get("inputs") or {},
+            evaluated=d.get("evaluated") or [],
+            chosen=d.get("chosen") or [],
+            output=d.get("output"),
+            reason=decision_reason(d, edges),
+        )
+        for d in state.get("decisions", [])
+    ]
+    return PathOut(
+        instance_id=instance.id,
+        status=instance.status,
+        stage=instance.stage,
+        steps=steps,
+        edges=taken,
+        waiting=waiting,
+        decisions=decisions,
+    )
+
+
+def decision_reason(record: dict[str, Any], edges: dict[str, Any]) -> str:
+    """A sentence for a recorded decision: which conditions held, which rule matched."""
+
+    def way(edge_id: str) -> str:
+        edge = edges.get(edge_id)
+        label = edge.label if edge is not None and edge.label else None
+        target = edge.to if edge is not None else edge_id
+        return f"“{label}”" if label else f"the way to {target}"
+
+    kind = record.get("kind")
+    evaluated = record.get("evaluated") or []
+    chosen = record.get("chosen") or []
+    held = [e["condition"] for e in evaluated if e.get("result")]
+    failed = [e["condition"] for e in evaluated if not e.get("result")]
+    if record.get("error"):
+        return f"could not decide: {record['error']}"
+    if kind == "join":
+        return f"all arriving branches were in ({', '.join(record.get('arrived') or [])})"
+    if kind == "decision":
+        matched = [int(m) + 1 for m in record.get("matched") or []]
+        if not matched:
+            if "output" in record:
+                return f"no rule matched; the default {record['output']!r} applies"
+            return "no rule matched and there is no default"
+        rules = ", ".join(str(m) for m in matched)
+        return f"rule{'s' if len(matched) > 1 else ''} {rules} matched: {record.get('output')!r}"
+    if not chosen:
+        return "no condition held and there is no default path"
+    prefix = f"outcome {record['outcome']!r}: " if record.get("outcome") is not None else ""
+    ways = ", ".join(way(c) for c in chosen)
+    if held:
+        return f"{prefix}{' and '.join(held)} held, so {ways}"
+    if failed:
+        return f"{prefix}none of {', '.join(failed)} held, so the default: {ways}"
+    return f"{prefix}{ways}"
 
 
 @router.post("/instances/{instance_id}/cancel", response_model=InstanceOut)
@@ -357,22 +603,58 @@ def correct_data(
 def retry_incident(
     instance_id: str, incident_id: str, request: Request, session: SessionDep, me: AdminUser
 ) -> InstanceOut:
+    """Run the step that raised the incident again (after its cause was fixed). A notification
+    that could not be sent is sent again."""
+    return _act_on_incident(session, request, me, instance_id, incident_id, skip=False)
+
+
+@router.post("/instances/{instance_id}/incidents/{incident_id}/skip", response_model=InstanceOut)
+def skip_incident(
+    instance_id: str, incident_id: str, request: Request, session: SessionDep, me: AdminUser
+) -> InstanceOut:
+    """Go on past the step as if it had done its work (its result stays unset): for a call whose
+    effect was made by hand. A notification that could not be sent is given up. Incidents at a
+    gateway cannot be skipped (409): which way to go is not the admin's guess to make."""
+    return _act_on_incident(session, request, me, instance_id, incident_id, skip=True)
+
+
+def _act_on_incident(
+    session: Session,
+    request: Request,
+    me: Principal,
+    instance_id: str,
+    incident_id: str,
+    *,
+    skip: bool,
+) -> InstanceOut:
     instance = lock_instance(session, instance_id)
     incident = session.get(Incident, incident_id)
     if incident is None or incident.instance_id != instance_id:
         raise not_found("incident", incident_id)
+    if incident.status != "open":
+        raise ApiError(409, "incident_closed", f"this incident is already {incident.status}")
     now = clock.now()
-    runner.run_command(
-        session,
-        cache=cache(request),
-        instance=instance,
-        command=RetryIncident(incident.engine_id, by=me.username),
-        actor=me.username,
-        now=now,
-    )
+    if incident.engine_id.startswith("outbox:"):  # raised by the outbox, not by the engine
+        row = session.get(Outbox, int(incident.engine_id.removeprefix("outbox:")))
+        if row is not None and not skip:
+            row.status, row.attempts, row.next_attempt_at, row.done_at = "pending", 0, now, None
+        incident.status, incident.resolved_at = ("skipped" if skip else "resolved"), now
+        instance.open_incidents = max(0, instance.open_incidents - 1)
+    else:
+        command = SkipIncident if skip else RetryIncident
+        runner.run_command(
+            session,
+            cache=cache(request),
+            instance=instance,
+            command=command(incident.engine_id, by=me.username),
+            actor=me.username,
+            now=now,
+        )
+        if skip:
+            incident.status = "skipped"
     audit(
         session,
-        "incident.retried",
+        "incident.skipped" if skip else "incident.retried",
         actor=me.username,
         instance_id=instance_id,
         now=now,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.db.models import Comment, Instance, Role, Task, User
+from app.db.models import Comment, Instance, Role, Task, User, Workflow
 from app.deps import CurrentUser, Principal, SessionDep
 from app.errors import ApiError, forbidden, not_found
 from app.routes.instances import cache, comment_out, task_out
@@ -20,18 +21,40 @@ from app.schemas import (
     CommentOut,
     CompleteIn,
     DelegateIn,
+    InstanceBrief,
     Page,
     ReassignIn,
+    TaskCan,
     TaskDetail,
     TaskOut,
 )
 from app.services import runner
 from app.services.access import can_take, offered_to, task_visible
+from app.services.inbox import at_risk_threshold, seconds_left, sla_state
 from app.services.records import audit, notify, set_candidates
 from app.services.runner import lock_instance
-from engine import AssignTask, CompleteTask
+from engine import AssignTask, CommandError, CompleteTask
 
 router = APIRouter(prefix="/api", tags=["tasks"], responses=ERRORS)
+
+
+class BulkClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=200
+    )
+
+
+class ClaimResult(BaseModel):
+    id: str
+    result: Literal["claimed", "already_taken", "not_allowed"]
+    code: str = Field(description="claimed, or the error code a single claim would answer")
+    message: str = ""
+    task: TaskOut | None = None
+
+
+class BulkClaimOut(BaseModel):
+    results: list[ClaimResult]
 
 
 @router.get("/tasks", response_model=Page[TaskOut])
@@ -94,17 +117,76 @@ def _visible(session: Session, me: Principal, task_id: str) -> Task:
 
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail)
-def get_task(task_id: str, session: SessionDep, me: CurrentUser) -> TaskDetail:
+def get_task(task_id: str, request: Request, session: SessionDep, me: CurrentUser) -> TaskDetail:
+    """The task page: the task, its form (JSON Schema) with its UI hints, its instructions,
+    a summary of its instance, its SLA state and what I may do with it (``can``)."""
     task = _visible(session, me, task_id)
     instance = session.get(Instance, task.instance_id)
     if instance is None:
         raise not_found("instance", task.instance_id)
+    compiled = cache(request).get(session, instance.workflow_key, instance.workflow_version)
+    workflow = session.get(Workflow, instance.workflow_key)
+    data = instance.state.get("data", {})
+    now = clock.now()
+    threshold = at_risk_threshold(request.app.state.settings)
     return TaskDetail(
         **task_out(task).model_dump(),
         form=task.form,
+        ui=getattr(compiled.nodes.get(task.node), "ui", None),
         instructions=task.instructions,
         instance_stage=instance.stage,
-        instance_data=instance.state.get("data", {}),
+        instance_data=data,
+        instance=InstanceBrief(
+            id=instance.id,
+            workflow_key=instance.workflow_key,
+            workflow_name=(workflow.name if workflow else "") or instance.workflow_key,
+            status=instance.status,
+            stage=instance.stage,
+            business_key=instance.business_key,
+            started_by=instance.started_by,
+            started_at=instance.started_at,
+            key_fields=key_fields(data, compiled.definition.data),
+        ),
+        can=task_can(me, task),
+        sla_state=sla_state(task, now, threshold),
+        seconds_left=seconds_left(task, now),
+    )
+
+
+KEY_FIELDS = 12
+
+
+def key_fields(data: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
+    """The data's top-level plain values, in the data schema's order, then the data's."""
+    order = list((schema or {}).get("properties") or {})
+    names = [n for n in order if n in data] + [n for n in data if n not in order]
+    found: dict[str, Any] = {}
+    for name in names:
+        value = data[name]
+        if name == "tracking_url" or not isinstance(value, str | int | float | bool):
+            continue
+        if isinstance(value, str) and len(value) > 200:
+            continue
+        found[name] = value
+        if len(found) == KEY_FIELDS:
+            break
+    return found
+
+
+def task_can(me: Principal, task: Task) -> TaskCan:
+    """What ``me`` may do with ``task`` now (the same rules the actions apply)."""
+    is_open = task.status == "open"
+    takes = can_take(me, task, me.roles)
+    has_pool = bool(task.candidate_roles or task.candidate_users)
+    return TaskCan(
+        claim=takes and task.assignee is None,
+        unclaim=is_open
+        and task.assignee is not None
+        and (task.assignee == me.username or me.is_admin)
+        and has_pool,
+        complete=takes,
+        delegate=is_open and task.assignee == me.username,
+        reassign=is_open and me.is_admin,
     )
 
 
@@ -119,6 +201,75 @@ def _locked(session: Session, me: Principal, task_id: str) -> tuple[Instance, Ta
 def _not_open(task: Task) -> ApiError:
     who = f" by {task.completed_by}" if task.completed_by else ""
     return ApiError(409, "task_not_open", f"this task was already {task.status}{who}")
+
+
+def _done_by_someone_else(task: Task, me: Principal) -> bool:
+    return task.status == "completed" and task.completed_by not in (None, me.username)
+
+
+def _was_offered(task: Task, me: Principal) -> bool:
+    """Could I have done this task (though it is no longer open, so no longer mine to see)?"""
+    if me.username in (task.excluded_users or []):
+        return False
+    return (
+        me.username in (task.assignee, task.delegated_from)
+        or me.username in (task.candidate_users or [])
+        or bool(me.roles & set(task.candidate_roles or []))
+    )
+
+
+def _completed_by_someone_else(session: Session, task: Task) -> ApiError:
+    """409 ``task_already_completed``, naming who completed the task and when."""
+    who = task.completed_by or ""
+    user = session.scalar(select(User).where(User.username == who))
+    name = f"{user.display_name} ({who})" if user is not None and user.display_name else who
+    when = task.completed_at
+    at = f" at {when.strftime('%Y-%m-%d %H:%M')} UTC" if when is not None else ""
+    return ApiError(
+        409,
+        "task_already_completed",
+        f"{name} completed this task{at}",
+        {"completed_by": who, "completed_at": when.isoformat() if when else None},
+    )
+
+
+@router.post("/tasks/claim", response_model=BulkClaimOut)
+def claim_many(
+    body: BulkClaimIn, request: Request, session: SessionDep, me: CurrentUser
+) -> BulkClaimOut:
+    """Claim several tasks, each on its own: a result per id, in the order given (repeated
+    ids once). ``claimed`` (also when it was mine already), ``already_taken`` (someone holds
+    it, or it is no longer open), ``not_allowed`` (not offered to me, not found, suspended)."""
+    results: list[ClaimResult] = []
+    for task_id in dict.fromkeys(body.ids):
+        try:
+            claimed = claim(task_id, request, session, me)
+        except (ApiError, CommandError) as exc:
+            session.rollback()
+            failure = exc if isinstance(exc, ApiError) else ApiError(409, exc.code, exc.message)
+            results.append(_claim_failure(session, me, task_id, failure))
+            continue
+        results.append(ClaimResult(id=task_id, result="claimed", code="claimed", task=claimed))
+    return BulkClaimOut(results=results)
+
+
+def _claim_failure(session: Session, me: Principal, task_id: str, exc: ApiError) -> ClaimResult:
+    """Why a claim failed. A pool task someone else took is hidden from the rest of the pool
+    (404 on its own); to those it was offered to, a bulk claim says it was taken."""
+    code, message = exc.code, exc.message
+    if code == "not_found":
+        task = session.get(Task, task_id)
+        if task is not None and _was_offered(task, me):
+            held = task.status == "open"
+            code = "already_claimed" if held else "task_not_open"
+            message = "someone else has taken this task" if held else f"it is {task.status}"
+    taken = code in ("already_claimed", "task_not_open")
+    return ClaimResult(
+        id=task_id,
+        result="already_taken" if taken else "not_allowed",
+        code=code,
+        message=message,
+    )
 
 
 @router.post("/tasks/{task_id}/claim", response_model=TaskOut)
@@ -180,7 +331,12 @@ def complete(
 ) -> TaskOut:
     """Complete a task with its form's data (validated against the form's JSON Schema).
     An unclaimed task offered to you is claimed and completed in one go."""
+    done = session.get(Task, task_id)
+    if done is not None and _done_by_someone_else(done, me) and _was_offered(done, me):
+        raise _completed_by_someone_else(session, done)  # they lost the race: say to whom
     instance, task = _locked(session, me, task_id)
+    if _done_by_someone_else(task, me):
+        raise _completed_by_someone_else(session, task)
     if task.status != "open":
         raise _not_open(task)
     if not can_take(me, task, me.roles):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,10 +27,198 @@ from app.schemas import (
 )
 from app.services.records import audit
 from app.services.schedules import check_cron
+from designer import Scenario, Simulation, sample_for, simulate
 from designer.templates import list_templates, read_template
-from engine import validate
+from engine import Definition, DefinitionError, EngineError, parse_definition, validate
 
 router = APIRouter(prefix="/api", tags=["workflows"], responses=ERRORS)
+
+
+MAX_MOVES = 1000
+"""The most moves a test run plays after its start (a loop with no exit stops there)."""
+
+
+class DefinitionIn(BaseModel):
+    """A definition to check without saving it."""
+
+    model_config = ConfigDict(extra="forbid")
+    definition: dict[str, Any]
+
+
+class WorkflowUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _name_or_description(self) -> WorkflowUpdate:
+        if self.name is None and self.description is None:
+            raise ValueError("give a name or a description")
+        if self.name is not None and not self.name.strip():
+            raise ValueError("a workflow's name cannot be empty")
+        return self
+
+
+class SimulateIn(BaseModel):
+    """A test run: what to run and how the outside world answers.
+
+    Attributes:
+        definition: the definition to run; default: the saved draft.
+        data: the start data; default: sample data from the ``data`` schema and start form.
+        start: when the run starts (repeat it to replay the same run step by step).
+        moves: how many answers to play after the start; ``None``: to the end.
+        tasks: form data per step id (over the form's sample data).
+        outcomes: the outcome chosen per approval step id.
+        hold: steps whose tasks nobody completes (timers then decide).
+        http_fail: http steps whose calls fail.
+        messages: whether awaited messages arrive.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    definition: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    start: datetime | None = None
+    moves: int | None = Field(default=None, ge=0, le=MAX_MOVES)
+    tasks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    outcomes: dict[str, str] = Field(default_factory=dict)
+    hold: list[str] = Field(default_factory=list, max_length=10_000)
+    http_fail: list[str] = Field(default_factory=list, max_length=10_000)
+    messages: bool = True
+
+
+class SimPathOut(BaseModel):
+    node: str
+    edge: str | None
+    at: datetime
+
+
+class SimStepOut(BaseModel):
+    at: datetime
+    command: str
+    effects: list[str]
+
+
+class SimTimerOut(BaseModel):
+    purpose: str
+    at: datetime
+    edge: str | None = None
+
+
+class SimWaitOut(BaseModel):
+    """Where a token of the run waits now."""
+
+    node: str
+    name: str
+    type: str
+    kind: str
+    task_id: str | None = None
+    sample: dict[str, Any] | None = None
+    outcomes: list[str] = Field(default_factory=list)
+    timers: list[SimTimerOut] = Field(default_factory=list)
+
+
+class SimIncidentOut(BaseModel):
+    node: str | None
+    code: str
+    message: str
+
+
+class SimulationOut(BaseModel):
+    start: datetime
+    start_data: dict[str, Any]
+    status: str
+    finished: bool
+    moves: int
+    now: datetime
+    path: list[SimPathOut]
+    current: list[str]
+    waiting: list[SimWaitOut]
+    incidents: list[SimIncidentOut]
+    steps: list[SimStepOut]
+    data: dict[str, Any]
+    stage: str | None
+
+
+def start_sample(definition: Definition) -> dict[str, Any]:
+    """Start data for a test run: samples of the ``data`` schema and of the start form."""
+    data: dict[str, Any] = {}
+    for schema in (definition.data, *(n.form for n in definition.nodes if n.type == "start")):
+        sample = sample_for(schema) if schema else {}
+        if isinstance(sample, dict):
+            data.update(sample)
+    return data
+
+
+def _effect_text(effect: Any) -> str:
+    node = getattr(effect, "node", None)
+    return f"{type(effect).__name__} {node}" if node else type(effect).__name__
+
+
+def _simulation_out(
+    definition: Definition,
+    run: Simulation,
+    *,
+    data: dict[str, Any],
+    start: datetime,
+    finished: bool,
+) -> SimulationOut:
+    state = run.state
+    nodes = {n.id: n for n in definition.nodes}
+    tasks_by_wait: dict[str, list[str]] = {}
+    for task_id, task in state.get("tasks", {}).items():
+        if task.get("status") == "open":
+            tasks_by_wait.setdefault(str(task.get("wait")), []).append(task_id)
+    timers_by_node: dict[str, list[SimTimerOut]] = {}
+    for timer in state.get("timers", {}).values():
+        timers_by_node.setdefault(str(timer.get("node")), []).append(
+            SimTimerOut(purpose=str(timer["purpose"]), at=timer["at"], edge=timer.get("edge"))
+        )
+    waiting: list[SimWaitOut] = []
+    for wait_id, wait in state.get("waits", {}).items():
+        node = nodes.get(str(wait.get("node")))
+        if node is None:
+            continue
+        form = getattr(node, "form", None)
+        sample = sample_for(form) if form else {}
+        waiting.append(
+            SimWaitOut(
+                node=node.id,
+                name=node.name or node.id,
+                type=node.type,
+                kind=str(wait.get("kind")),
+                task_id=next(iter(tasks_by_wait.get(wait_id, [])), None),
+                sample=sample if isinstance(sample, dict) else {},
+                outcomes=list(getattr(node, "outcomes", []) or []),
+                timers=sorted(timers_by_node.get(node.id, []), key=lambda t: t.at),
+            )
+        )
+    incidents = [
+        SimIncidentOut(
+            node=incident.get("node"),
+            code=str(incident.get("code")),
+            message=str(incident.get("message", "")),
+        )
+        for incident in state.get("incidents", {}).values()
+        if incident.get("status") == "open"
+    ]
+    return SimulationOut(
+        start=start,
+        start_data=data,
+        status=str(state.get("status")),
+        finished=finished,
+        moves=len(run.steps) - 1,
+        now=run.steps[-1][0] if run.steps else start,
+        path=[SimPathOut(node=p["node"], edge=p.get("edge"), at=p["at"]) for p in state["path"]],
+        current=sorted({str(t["node"]) for t in state.get("tokens", {}).values()}),
+        waiting=waiting,
+        incidents=incidents,
+        steps=[
+            SimStepOut(at=at, command=command, effects=[_effect_text(e) for e in effects])
+            for at, command, effects in run.steps
+        ],
+        data=state.get("data", {}),
+        stage=state.get("stage"),
+    )
 
 
 def _summary(w: Workflow) -> WorkflowSummary:
@@ -180,6 +370,88 @@ def save_draft(key: str, body: DraftIn, session: SessionDep, me: DesignerUser) -
 def validate_draft(key: str, session: SessionDep, me: CurrentUser) -> ValidationOut:
     problems = _problems(session, _get(session, key).draft)
     return ValidationOut(valid=not any(p.severity == "error" for p in problems), problems=problems)
+
+
+@router.post("/workflows/validate", response_model=ValidationOut)
+def validate_definition(body: DefinitionIn, session: SessionDep, me: DesignerUser) -> ValidationOut:
+    """Validate a definition the designer is editing, without saving it."""
+    problems = _problems(session, body.definition)
+    return ValidationOut(valid=not any(p.severity == "error" for p in problems), problems=problems)
+
+
+@router.patch("/workflows/{key}", response_model=WorkflowOut)
+def update_workflow(
+    key: str, body: WorkflowUpdate, session: SessionDep, me: DesignerUser
+) -> WorkflowOut:
+    """Rename a workflow or change its description; the draft carries the same name."""
+    now = clock.now()
+    workflow = session.scalar(select(Workflow).where(Workflow.key == key).with_for_update())
+    if workflow is None or workflow.archived:
+        raise not_found("workflow", key)
+    draft = dict(workflow.draft)
+    if body.name is not None:
+        workflow.name = draft["name"] = body.name.strip()
+    if body.description is not None:
+        workflow.description = draft["description"] = body.description
+    workflow.draft = draft
+    workflow.draft_revision += 1
+    workflow.updated_at = now
+    workflow.updated_by = me.username
+    audit(
+        session,
+        "workflow.updated",
+        actor=me.username,
+        now=now,
+        key=key,
+        name=workflow.name,
+    )
+    session.commit()
+    return _out(session, workflow)
+
+
+@router.post("/workflows/{key}/simulate", response_model=SimulationOut)
+def simulate_workflow(
+    key: str, body: SimulateIn, session: SessionDep, me: DesignerUser
+) -> SimulationOut:
+    """Test-run a definition (the posted one, or the saved draft) in a sandbox.
+
+    Nothing is stored: people's tasks are completed with sample data (unless held),
+    systems answer with sample responses, timers fire in time order. ``moves`` limits how
+    many answers are played after the start, so that a caller can step one move at a
+    time by asking again with the same start time and one move more.
+    """
+    raw = dict(body.definition) if body.definition is not None else dict(_get(session, key).draft)
+    raw["key"] = key
+    definition = parse_definition(raw)
+    start = body.start or clock.now()
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    scenario = Scenario(
+        tasks=body.tasks,
+        outcomes=body.outcomes,
+        hold=set(body.hold),
+        http_fail=set(body.http_fail),
+        messages=body.messages,
+    )
+    limit = MAX_MOVES if body.moves is None else body.moves
+    try:
+        data = body.data if body.data is not None else start_sample(definition)
+        run = simulate(definition, data, start=start, scenario=scenario, max_steps=limit + 1)
+        finished = len(run.steps) <= limit or run.status != "running"
+        if not finished:  # stopped by the limit: is there a next move at all?
+            peek = simulate(definition, data, start=start, scenario=scenario, max_steps=limit + 2)
+            finished = len(peek.steps) == len(run.steps)
+        return _simulation_out(definition, run, data=data, start=start, finished=finished)
+    except (DefinitionError, EngineError):
+        raise  # the app answers these (422 invalid_workflow, the command's own status)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        # sample data from a form or data schema that is not valid JSON Schema (validation
+        # reports it as bad_form); the run cannot go on without data of the caller's
+        raise ApiError(
+            422,
+            "cannot_simulate",
+            f"the test run cannot make sample data here ({exc}); fix the forms or give the data",
+        ) from None
 
 
 @router.post("/workflows/{key}/publish", response_model=VersionOut, status_code=201)

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import smtplib
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
+from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,10 +39,11 @@ from app.db.models import (
     MessageWait,
     Outbox,
     OutOfOffice,
+    Task,
     Timer,
     User,
 )
-from app.services import runner
+from app.services import actionlinks, channels, egress, events, runner
 from app.services.people import deliver_inbox, sweep_windows
 from app.services.records import audit
 from app.services.runner import DefinitionCache, lock_instance
@@ -78,7 +79,12 @@ def render(value: Any, context: dict[str, Any]) -> Any:
 
 
 def _context(worker: Worker, row: Outbox, data: dict[str, Any]) -> dict[str, Any]:
-    return {**data, "instance": {"id": row.instance_id}, "settings": dict(worker.settings.extra)}
+    context = {**data, "instance": {"id": row.instance_id}, "settings": dict(worker.settings.extra)}
+    public = worker.settings.extra.get("public_url", "").rstrip("/")
+    link = context.get("tracking_url")
+    if public and isinstance(link, str) and link.startswith("/"):
+        context["tracking_url"] = public + link  # a link a customer can open from an email
+    return context
 
 
 def _locking(session: Session) -> bool:
@@ -397,7 +403,9 @@ def deliver_outbox(worker: Worker, *, now: datetime, limit: int = 100) -> int:
             elif kind == "call_http":
                 _http(worker, row_id, payload, attempts, now=now)
             elif kind == "send_notification":
-                _notify(worker, row_id, payload, now=now)
+                _notify(worker, row_id, payload, attempts, now=now)
+            elif kind == "deliver_event":
+                events.deliver(worker, row_id, payload, attempts, now=now)
             elif kind == "start_subworkflow":
                 _start_child(worker, row_id, payload, now=now)
             elif kind == "subworkflow_finished":
@@ -509,25 +517,35 @@ def _http(
         return
     try:
         url = render(request["url"], context)
-        headers = {
-            "Idempotency-Key": idempotency_key,
-            **render(request.get("headers", {}), context),
-        }
+        headers = {"Idempotency-Key": idempotency_key, **_headers(worker, payload, context)}
         body = render(request.get("body"), context)
-        response = worker.client.request(
+        response = egress.send(
+            worker.client,
             request.get("method", "POST"),
             url,
+            allow=egress.AllowList.parse(worker.settings.http_allow),
             headers=headers,
             json=body if request.get("method", "POST") != "GET" else None,
-            timeout=float(request.get("timeout_s", 10)),
+            deadline_s=float(request.get("timeout_s", 10)),
+            max_bytes=worker.settings.http_max_response_bytes,
         )
+    except (egress.EgressRefused, egress.ResponseTooLarge) as exc:  # trying again cannot help
+        _answer(worker, row_id, instance_id, HttpFailed(payload["request_id"], str(exc)), now=now)
+        return
     except (httpx.HTTPError, ValueError) as exc:
         error = f"{type(exc).__name__}: {exc}"
         _retry_or_fail(worker, row_id, instance_id, payload, attempts, error, now=now)
         return
     if response.status_code >= 500 or response.status_code == 429:
         _retry_or_fail(
-            worker, row_id, instance_id, payload, attempts, f"HTTP {response.status_code}", now=now
+            worker,
+            row_id,
+            instance_id,
+            payload,
+            attempts,
+            f"HTTP {response.status_code}",
+            now=now,
+            wait_s=egress.retry_after(response.headers),
         )
         return
     try:
@@ -538,6 +556,23 @@ def _http(
         payload["request_id"], response.status_code, answer, dict(response.headers)
     )
     _answer(worker, row_id, instance_id, command, now=now)
+
+
+def _headers(worker: Worker, payload: dict[str, Any], context: dict[str, Any]) -> dict[str, str]:
+    """The request's headers. The secret the step names (from the server's store, never from the
+    definition) is ``{{ secret }}`` in header templates only; when none uses it, it is sent as
+    ``Authorization: Bearer <secret>``."""
+    templates: dict[str, str] = payload["request"].get("headers", {})
+    name = payload.get("secret")
+    if not name:
+        return dict(render(templates, context))
+    value = channels.secret(worker.settings, name)
+    if value is None:
+        raise egress.EgressRefused(f"the secret {name!r} is not set on the server")
+    headers = dict(render(templates, {**context, "secret": value}))
+    if not any("secret" in template for template in templates.values()):
+        headers["Authorization"] = f"Bearer {value}"
+    return headers
 
 
 INTERNAL_ACTIONS = ("out-of-office",)
@@ -601,9 +636,15 @@ def _retry_or_fail(
     error: str,
     *,
     now: datetime,
+    wait_s: float | None = None,
 ) -> None:
+    """Try again later (exponential backoff with jitter, or as long as the server's Retry-After
+    asks, up to an hour), or fail after the last attempt."""
     if attempts < int(payload.get("attempts", 3)):
-        backoff = parse_duration(payload.get("backoff", "PT10S")).time * (2 ** (attempts - 1))
+        backoff = parse_duration(payload.get("backoff", "PT10S")).clock_time * (2 ** (attempts - 1))
+        backoff *= 1 + random.random() * 0.25  # noqa: S311 - jitter, not a secret
+        if wait_s is not None:
+            backoff = max(backoff, timedelta(seconds=min(wait_s, 3600)))
         with worker.sessionmaker() as session:
             row = session.get(Outbox, row_id)
             if row is not None:
@@ -614,17 +655,33 @@ def _retry_or_fail(
     _answer(worker, row_id, instance_id, HttpFailed(payload["request_id"], error), now=now)
 
 
-def _notify(worker: Worker, row_id: int, payload: dict[str, Any], *, now: datetime) -> None:
+def _notify(
+    worker: Worker, row_id: int, payload: dict[str, Any], attempts: int, *, now: datetime
+) -> None:
+    """Render a notification and send it by its channel (``app/services/channels.py``). A
+    template that does not render, a refusal, or the last failed attempt is an incident on the
+    instance; the instance itself never waits for a notification."""
     with worker.sessionmaker() as session:
         row = session.get(Outbox, row_id)
         if row is None:
             return
         context = _context(worker, row, payload.get("data", {}))
-    to = render(payload["to"], context)
-    subject = render(payload.get("subject") or "", context)
-    text = render(payload.get("body") or "", context)
-    extra = worker.settings.extra
-    channel = payload["channel"]
+        key = row.idempotency_key
+        task = session.get(Task, payload["task_id"]) if payload.get("task_id") else None
+        if task is not None:  # {{ task.links.approve }}: signed, single-use action links
+            to = str(payload.get("to", ""))
+            user = to.removeprefix("user:") if to.startswith("user:") else None
+            context["task"] = actionlinks.task_context(session, task, now, user=user)
+            session.commit()  # the links' rows
+    channel = str(payload["channel"])
+    try:
+        to = str(render(payload["to"], context))
+        subject = str(render(payload.get("subject") or "", context))
+        text = str(render(payload.get("body") or "", context))
+    except TemplateError as exc:
+        error = f"the {channel} notification does not render: {type(exc).__name__}: {exc}"
+        _notification_failed(worker, row_id, payload, "notification_template", error, now=now)
+        return
     if channel == "inbox":
         with worker.sessionmaker() as session:
             row = session.get(Outbox, row_id)
@@ -634,25 +691,60 @@ def _notify(worker: Worker, row_id: int, payload: dict[str, Any], *, now: dateti
                 )
                 row.status, row.done_at = "done", now
                 session.commit()
-    elif channel == "email" and extra.get("smtp_host"):
-        message = EmailMessage()
-        message["From"] = extra.get("mail_from", "stepwise@localhost")
-        message["To"] = to
-        message["Subject"] = subject
-        message.set_content(text)
-        with smtplib.SMTP(
-            extra["smtp_host"], int(extra.get("smtp_port", "25")), timeout=10
-        ) as smtp:
-            smtp.send_message(message)
-        _finish_row(worker, row_id, "done", None, now=now)
-    elif channel in ("sms", "webhook") and extra.get(f"{channel}_url"):
-        response = worker.client.post(
-            extra[f"{channel}_url"], json={"to": to, "subject": subject, "body": text}
-        )
-        response.raise_for_status()
-        _finish_row(worker, row_id, "done", None, now=now)
+        return
+    message = channels.Message(channel=channel, to=to, subject=subject, body=text, key=key)
+    try:
+        channels.send(message, settings=worker.settings, client=worker.client, now=now)
+    except channels.NotConfigured as exc:
+        _finish_row(worker, row_id, "skipped", str(exc), now=now)
+    except channels.Refused as exc:
+        code = "notification_refused"
+        _notification_failed(worker, row_id, payload, code, str(exc), now=now, sent=exc.delivered)
+    except channels.Transient as exc:
+        if attempts >= channels.MAX_ATTEMPTS:
+            error = f"gave up after {attempts} attempts: {exc}"
+            _notification_failed(worker, row_id, payload, "notification_failed", error, now=now)
+            return
+        with worker.sessionmaker() as session:
+            row = session.get(Outbox, row_id)
+            if row is not None and row.status == "pending":
+                row.next_attempt_at = now + channels.backoff(attempts)
+                row.last_error = str(exc)[:2000]
+                session.commit()
     else:
-        _finish_row(worker, row_id, "skipped", f"no {channel} channel is configured", now=now)
+        _finish_row(worker, row_id, "done", None, now=now)
+
+
+def _notification_failed(
+    worker: Worker,
+    row_id: int,
+    payload: dict[str, Any],
+    code: str,
+    error: str,
+    *,
+    now: datetime,
+    sent: bool = False,
+) -> None:
+    """The row is over (``failed``, or ``done`` when part of it went out) and its instance
+    gets an incident saying why, in one transaction."""
+    with worker.sessionmaker() as session:
+        row = session.get(Outbox, row_id)
+        if row is None or row.status != "pending":
+            return
+        row.status, row.last_error = ("done" if sent else "failed"), error[:2000]
+        row.done_at = now if sent else None
+        if row.instance_id is not None:
+            channels.raise_incident(
+                session,
+                instance_id=row.instance_id,
+                engine_id=f"outbox:{row_id}",
+                node=str(payload.get("node") or "notification"),
+                code=code,
+                message=error,
+                details={"channel": payload.get("channel"), "outbox_id": row_id},
+                now=now,
+            )
+        session.commit()
 
 
 def _start_child(worker: Worker, row_id: int, payload: dict[str, Any], *, now: datetime) -> None:

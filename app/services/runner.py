@@ -32,7 +32,7 @@ from app.db.models import (
     new_id,
 )
 from app.errors import ApiError, not_found
-from app.services import assign, tables
+from app.services import assign, events, tables
 from app.services.records import audit, notify, set_candidates
 from engine import (
     CallHttp,
@@ -182,6 +182,13 @@ def start_instance(
         now=now,
         workflow=workflow_key,
     )
+    events.emit(
+        session,
+        "instance.started",
+        now=now,
+        instance_id=instance.id,
+        data={"instance": events.instance_summary(instance)},
+    )
     _finish_step(
         session, compiled, instance, state, effects, actor=actor, now=now, calendars=calendars
     )
@@ -235,11 +242,12 @@ def _finish_step(
     now: datetime,
     calendars: Mapping[str, BusinessCalendar | None] | None = None,
 ) -> None:
+    follow_ups: list[Command] = []
     for _ in range(MAX_CHAINED_STEPS):
-        follow_up = _apply(session, compiled, instance, effects, actor=actor, now=now)
-        if follow_up is None:
+        follow_ups += _apply(session, compiled, instance, effects, actor=actor, now=now)
+        if not follow_ups:
             break
-        state, effects = step(compiled, state, follow_up, now, calendars=calendars)
+        state, effects = step(compiled, state, follow_ups.pop(0), now, calendars=calendars)
     instance.state = state
     instance.status = state["status"]
     instance.stage = state["stage"]
@@ -258,9 +266,10 @@ def _apply(
     *,
     actor: str | None,
     now: datetime,
-) -> Command | None:
-    """Apply effects; a table operation's result comes back as the next command."""
-    follow_up: Command | None = None
+) -> list[Command]:
+    """Apply effects; a table operation's result, and a message held for a wait that has
+    just begun, come back as the next commands."""
+    follow_ups: list[Command] = []
     for effect in effects:
         match effect:
             case CreateTask():
@@ -311,10 +320,16 @@ def _apply(
                     )
                 )
             case TableOperation():
-                follow_up = TableResult(
-                    effect.request_id, **tables.apply_operation(session, effect)
+                follow_ups.append(
+                    TableResult(effect.request_id, **tables.apply_operation(session, effect))
                 )
             case WaitForMessage():
+                from app.services.messages import take_held  # (messages imports runner)
+
+                held = take_held(session, instance=instance, effect=effect, now=now)
+                if held is not None:  # it came early and was kept: answered at once
+                    follow_ups.append(held)
+                    continue
                 session.add(
                     MessageWait(
                         instance_id=instance.id,
@@ -340,6 +355,16 @@ def _apply(
                     instance_id=instance.id,
                     now=now,
                     stage=effect.stage,
+                )
+                events.emit(
+                    session,
+                    "instance.stage_changed",
+                    now=now,
+                    instance_id=instance.id,
+                    data={
+                        "instance": events.instance_summary(instance, stage=effect.stage),
+                        "node": effect.node,
+                    },
                 )
             case SlaEvent():
                 _sla_event(session, instance, effect, actor=actor, now=now)
@@ -390,6 +415,14 @@ def _apply(
                     now=now,
                     outcome=effect.outcome,
                 )
+                if effect.outcome == "completed":
+                    events.emit(
+                        session,
+                        "instance.completed",
+                        now=now,
+                        instance_id=instance.id,
+                        data={"instance": events.instance_summary(instance, status="completed")},
+                    )
                 if instance.parent_id is not None:
                     session.add(
                         Outbox(
@@ -406,7 +439,7 @@ def _apply(
                             created_at=now,
                         )
                     )
-    return follow_up
+    return follow_ups
 
 
 def correlation_key(value: Any) -> str:
@@ -453,6 +486,13 @@ def _create_task(
         users=who.candidate_users,
         notes=who.notes,
     )
+    events.emit(
+        session,
+        "task.created",
+        now=now,
+        instance_id=instance.id,
+        data={"task": events.task_summary(task)},
+    )
 
 
 def _sla_event(
@@ -482,6 +522,13 @@ def _sla_event(
     elif effect.event == "due":
         task.overdue = True
         task.at_risk = True
+        events.emit(
+            session,
+            "task.overdue",
+            now=now,
+            instance_id=instance.id,
+            data={"task": events.task_summary(task)},
+        )
     elif effect.event == "escalate" and effect.action == "priority" and effect.priority is not None:
         task.priority = effect.priority
     elif effect.event == "escalate" and effect.action == "reassign" and effect.to:

@@ -187,6 +187,7 @@ def shared_env(
         admin_password=ADMIN_PASSWORD,
         run_scheduler=False,
         max_upload_bytes=UPLOAD_LIMIT,
+        http_allow="127.0.0.1",
     )
     app = create_app(settings)
     env = Env(kind=kind, app=app, settings=settings, passwords=template.passwords)
@@ -263,6 +264,10 @@ CONSTANTS = {
 """Names that are not made, so that every path parameter can come from the world."""
 
 
+REPORT_QUERY = {"workflow": "order-management", "measure": "count", "group_by": "stage"}
+SAVED_REPORT = {"name": "Orders by stage", "query": REPORT_QUERY, "chart": "bar"}
+
+
 def notify(env: Env, username: str, title: str) -> str:
     """An in-app notification for ``username``, written straight to the database (the app
     makes them from queued messages, which would need the outbox worker)."""
@@ -290,7 +295,10 @@ class World:
     - ``table`` with one row ``row``; ``role``: a role nobody has; ``token``: a read-only
       API token acting as sam (the secret: ``read_token``); ``person``: an employee with
       ``person_password``; ``window``: sam's out-of-office window (in 2100);
-      ``notification``: one for sam.
+      ``notification``: one for sam; ``trackA``: the tracking token of ``A``; ``view``: a
+      saved inbox view of sam's; ``hook``: a message hook; ``dead``: a dead letter (a
+      delivery to a webhook workflow not published yet); ``endpoint``: an event endpoint (to a closed port,
+      for overdue tasks only).
     """
 
     def __init__(self, env: Env) -> None:
@@ -309,6 +317,12 @@ class World:
             (("token", "read_token"), self._token),
             (("person", "person_password"), self._person),
             (("window",), self._window),
+            (("trackA",), self._tracking_token),
+            (("view",), self._saved_view),
+            (("report",), self._saved_report),
+            (("hook",), self._message_hook),
+            (("dead",), self._dead_letter),
+            (("endpoint",), self._endpoint),
             (("notification",), lambda: {"notification": notify(env, "sam", self.tag)}),
         ):
             for name in names:
@@ -412,6 +426,69 @@ class World:
         made = self.env.client("sam").post("/api/out-of-office", json=FUTURE_WINDOW)
         assert made.status_code == 201, made.text
         return {"window": made.json()["id"]}
+
+    def _tracking_token(self) -> dict[str, str]:
+        """``trackA``: the tracking token of sam's order ``A`` (its customer's link)."""
+        found = self.env.client("admin").get(f"/api/instances/{self['A']}")
+        assert found.status_code == 200, found.text
+        return {"trackA": found.json()["tracking_token"]}
+
+    def _saved_view(self) -> dict[str, str]:
+        """``view``: a saved inbox view of sam's."""
+        made = self.env.client("sam").post(
+            "/api/views", json={"name": f"v-{self.tag}", "query": {"scope": "mine"}}
+        )
+        assert made.status_code == 201, made.text
+        return {"view": made.json()["id"]}
+
+    def _saved_report(self) -> dict[str, str]:
+        """``report``: a saved report of admin's, shared with nobody."""
+        made = self.env.client("admin").post("/api/reports/saved", json=SAVED_REPORT)
+        assert made.status_code == 201, made.text
+        return {"report": made.json()["id"]}
+
+    def _message_hook(self) -> dict[str, str]:
+        name = f"hook-{self.tag}"
+        made = self.env.client("admin").put(
+            f"/api/admin/message-hooks/{name}", json={"correlation": "body.tracking_number"}
+        )
+        assert made.status_code == 200, made.text
+        return {"hook": name}
+
+    def _dead_letter(self) -> dict[str, str]:
+        """A signed delivery to a webhook workflow that is not published yet."""
+        import json
+
+        from app.services.signatures import sign
+
+        admin, key = self.env.client("admin"), f"dl-{self.tag}"
+        draft = {
+            "format": 1,
+            "name": key,
+            "nodes": [
+                {"id": "start", "type": "start", "name": "Start", "trigger": {"type": "webhook"}},
+                {"id": "end", "type": "end", "name": "Done"},
+            ],
+            "edges": [{"id": "e1", "from": "start", "to": "end"}],
+        }
+        assert admin.post("/api/workflows", json={"key": key, "draft": draft}).status_code == 201
+        secret = admin.post(f"/api/admin/webhooks/{key}/secrets")
+        assert secret.status_code == 201, secret.text
+        body = json.dumps({"n": 1}).encode()
+        signed = sign("generic", secret.json()["secret"], body, now=datetime.now(UTC))
+        kept = self.env.anonymous().post(
+            f"/hooks/{key}", content=body, headers={"content-type": "application/json", **signed}
+        )
+        assert kept.status_code == 409, kept.text
+        return {"dead": kept.headers["X-Stepwise-Dead-Letter"]}
+
+    def _endpoint(self) -> dict[str, str]:
+        made = self.env.client("admin").post(
+            "/api/admin/event-endpoints",
+            json={"url": f"http://127.0.0.1:9/{self.tag}", "event_types": ["task.overdue"]},
+        )
+        assert made.status_code == 201, made.text
+        return {"endpoint": made.json()["id"]}
 
 
 def build_world(env: Env) -> World:

@@ -118,6 +118,7 @@ def settings(database: Template, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         admin_password=ADMIN_PASSWORD,
         run_scheduler=False,
+        http_allow="127.0.0.1",  # the local servers that play payment gateway, carrier...
     )
 
 

@@ -41,6 +41,11 @@ def test_clock_is_read_by_anyone_and_moved_only_forward_by_an_admin(login):
     assert datetime.fromisoformat(moved["now"]) - before >= timedelta(hours=4)
     back = admin.post("/api/clock/advance", json={"to": "2000-01-01T00:00:00Z"})
     assert back.status_code == 422
+    a_day = admin.post("/api/clock/advance", json={"by": "P1D"}).json()
+    assert datetime.fromisoformat(a_day["now"]) - datetime.fromisoformat(moved["now"]) >= timedelta(
+        days=1
+    )
+    assert admin.post("/api/clock/advance", json={"by": "P1M"}).status_code == 422
 
 
 def test_late_pick_is_reminded_escalated_then_reassigned(login):

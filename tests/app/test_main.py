@@ -63,3 +63,10 @@ def test_browser_app_pages_fall_back_to_its_index_but_api_misses_stay_json(setti
         missing = client.get("/api/nothing-here")
         assert missing.status_code == 404
         assert missing.json()["error"]["code"]
+
+
+def test_a_method_an_api_route_does_not_take_is_a_json_405_naming_the_ones_it_does(anonymous):
+    answer = anonymous.request("TRACE", "/api/me")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET"
+    assert answer.json()["error"]["code"] == "method_not_allowed"

@@ -598,3 +598,10 @@ def test_working_time_between_is_antisymmetric_and_bounded(
     forward = calendar.working_time_between(a, b)
     assert forward == -calendar.working_time_between(b, a)
     assert abs(forward) <= abs(b.astimezone(UTC) - a.astimezone(UTC))
+
+
+def test_clock_time_counts_days_as_24_hours_and_refuses_months():
+    assert parse_duration("P1DT2H").clock_time == timedelta(days=1, hours=2)
+    assert parse_duration("PT90M").clock_time == timedelta(minutes=90)
+    with pytest.raises(DurationError, match="months"):
+        _ = parse_duration("P1M").clock_time

@@ -37,6 +37,7 @@ def test_public_names_are_pinned():
             "ScheduleTimer",
             "SendNotification",
             "SetStage",
+            "SkipIncident",
             "SlaEvent",
             "Start",
             "StartSubworkflow",

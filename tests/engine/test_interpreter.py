@@ -32,6 +32,7 @@ from engine import (
     RetryIncident,
     SendNotification,
     SetStage,
+    SkipIncident,
     SlaEvent,
     Start,
     StartSubworkflow,
@@ -814,6 +815,32 @@ def test_http_failure_without_error_edge_raises_incident_and_retry_calls_again(d
     assert incident.code == "http_failed"
     effects = d.send(RetryIncident(incident.incident_id))
     assert len(d.of(CallHttp, effects)) == 1
+
+
+def test_skipping_an_http_incident_goes_on_without_calling_again(drive):
+    d = drive(http_wf(False))
+    d.start()
+    (call,) = d.of(CallHttp)
+    d.send(HttpResult(call.request_id, 503, None))
+    (incident,) = d.of(RaiseIncident)
+    effects = d.send(SkipIncident(incident.incident_id, by="admin"))
+    assert d.of(CallHttp, effects) == []
+    assert len(d.open_tasks("after")) == 1
+    assert "payment" not in d.s["data"]
+    assert d.s["incidents"][incident.incident_id]["status"] == "skipped"
+    with pytest.raises(CommandError) as again:
+        d.send(SkipIncident(incident.incident_id))
+    assert again.value.code == "no_such_incident"
+
+
+def test_a_gateway_incident_cannot_be_skipped(drive):
+    d = drive(exclusive_wf())
+    d.start({})
+    (incident,) = d.of(RaiseIncident)
+    with pytest.raises(CommandError) as refused:
+        d.send(SkipIncident(incident.incident_id))
+    assert refused.value.code == "cannot_skip"
+    assert d.s["incidents"][incident.incident_id]["status"] == "open"
 
 
 def test_answer_for_unknown_request_is_refused(drive):

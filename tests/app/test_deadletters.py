@@ -1,0 +1,268 @@
+"""Dead letters (app/services/deadletters.py, app/routes/deadletters.py): signed webhook
+deliveries that could not start an instance are kept with their error and replayed after the
+fix, once; what is refused before acceptance is not kept."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from app.services.signatures import sign
+
+DEAD_LETTER = "X-Stepwise-Dead-Letter"
+
+
+def signup_flow(key: str, *, schema: dict[str, Any] | None = None, mapping=None) -> dict:
+    """Started by a signed webhook; the mapping reads the customer's name and the amount."""
+    flow: dict[str, Any] = {
+        "format": 1,
+        "key": key,
+        "name": key,
+        "nodes": [
+            {
+                "id": "start",
+                "type": "start",
+                "name": "Start",
+                "trigger": {
+                    "type": "webhook",
+                    "webhook": {
+                        "mapping": mapping
+                        or {"name": "body.customer.name", "amount": "body.amount"}
+                    },
+                },
+            },
+            {"id": "look", "type": "user_task", "name": "Look", "assignee": {"user": "sam"}},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "look"},
+            {"id": "e2", "from": "look", "to": "end"},
+        ],
+    }
+    if schema is not None:
+        flow["data"] = schema
+    return flow
+
+
+STRICT = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "amount": {"type": "number"}},
+    "required": ["name", "amount"],
+}
+"""The amount must be a number; senders that send it as text are refused at first."""
+
+
+def create(admin, flow: dict, *, publish: bool = True) -> None:
+    made = admin.post("/api/workflows", json={"key": flow["key"], "draft": flow})
+    assert made.status_code == 201, made.text
+    if publish:
+        assert admin.post(f"/api/workflows/{flow['key']}/publish").status_code == 201
+
+
+def republish(admin, flow: dict) -> None:
+    saved = admin.put(f"/api/workflows/{flow['key']}/draft", json={"draft": flow})
+    assert saved.status_code == 200, saved.text
+    assert admin.post(f"/api/workflows/{flow['key']}/publish").status_code == 201
+
+
+def secret_for(admin, key: str) -> str:
+    r = admin.post(f"/api/admin/webhooks/{key}/secrets")
+    assert r.status_code == 201, r.text
+    value: str = r.json()["secret"]
+    return value
+
+
+def deliver(client, key: str, secret: str, payload: Any, **headers: str):
+    body = json.dumps(payload).encode()
+    signed = sign("generic", secret, body, now=datetime.now(UTC))
+    return client.post(
+        f"/hooks/{key}",
+        content=body,
+        headers={"content-type": "application/json", **signed, **headers},
+    )
+
+
+def letters(admin, **params: str) -> list[dict[str, Any]]:
+    page = admin.get("/api/admin/dead-letters", params=params)
+    assert page.status_code == 200, page.text
+    items: list[dict[str, Any]] = page.json()["items"]
+    return items
+
+
+def instances(admin, key: str) -> int:
+    total: int = admin.get("/api/instances", params={"workflow": key}).json()["total"]
+    return total
+
+
+PAYLOAD = {"customer": {"name": "Ada"}, "amount": 12}
+
+
+def test_a_delivery_before_the_first_publish_is_kept_and_replayed_after_publishing(
+    login, anonymous
+):
+    admin = login("admin")
+    create(admin, signup_flow("signup"), publish=False)
+    secret = secret_for(admin, "signup")  # the sender is set up before the first publish
+
+    r = deliver(anonymous, "signup", secret, PAYLOAD, **{"Idempotency-Key": "evt-1"})
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "not_published"
+    letter_id = r.headers[DEAD_LETTER]
+    (kept,) = letters(admin)
+    assert kept["id"] == letter_id
+    assert kept["workflow"] == "signup"
+    assert kept["status"] == "failed"
+    assert kept["error"]["code"] == "not_published"
+    detail = admin.get(f"/api/admin/dead-letters/{letter_id}").json()
+    assert detail["payload"] == PAYLOAD
+    assert detail["headers"]["idempotency-key"] == "evt-1"
+
+    early = admin.post(f"/api/admin/dead-letters/{letter_id}/replay")
+    assert early.status_code == 409
+    assert early.json()["error"]["code"] == "replay_failed"
+    assert early.json()["error"]["details"]["code"] == "not_published"
+
+    assert admin.post("/api/workflows/signup/publish").status_code == 201
+    replayed = admin.post(f"/api/admin/dead-letters/{letter_id}/replay")
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["status"] == "replayed"
+    assert replayed.json()["replayed_by"] == "admin"
+    instance_id = replayed.json()["instance_id"]
+    started = admin.get(f"/api/instances/{instance_id}").json()
+    assert started["data"]["name"] == "Ada"
+    assert started["started_by"] == "webhook:signup"
+
+    again = admin.post(f"/api/admin/dead-letters/{letter_id}/replay")
+    assert again.status_code == 200
+    assert again.json()["instance_id"] == instance_id
+    assert instances(admin, "signup") == 1
+    # the sender's own retry now finds the instance the replay started
+    retry = deliver(anonymous, "signup", secret, PAYLOAD, **{"Idempotency-Key": "evt-1"})
+    assert retry.status_code == 202
+    assert retry.json() == {"instance_id": instance_id, "duplicate": True}
+    assert instances(admin, "signup") == 1
+    assert letters(admin, status="failed") == []
+    audit = admin.get("/api/admin/audit", params={"action": "webhook"}).json()["items"]
+    assert {"webhook.dead_letter", "webhook.replay_failed", "webhook.replayed"} <= {
+        e["action"] for e in audit
+    }
+
+
+def test_data_the_schema_refuses_after_acceptance_is_kept_and_replayed_after_the_fix(
+    login, anonymous
+):
+    admin = login("admin")
+    create(admin, signup_flow("strict-signup", schema=STRICT))
+    secret = secret_for(admin, "strict-signup")
+    r = deliver(anonymous, "strict-signup", secret, {**PAYLOAD, "amount": "12.50"})
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_data"
+    letter_id = r.headers[DEAD_LETTER]
+    assert admin.get(f"/api/admin/dead-letters/{letter_id}").json()["error"]["code"] == (
+        "invalid_data"
+    )
+    assert instances(admin, "strict-signup") == 0
+
+    # the fix: the mapping turns the sender's text into a number
+    fixed = signup_flow(
+        "strict-signup",
+        schema=STRICT,
+        mapping={"name": "body.customer.name", "amount": "float(body.amount)"},
+    )
+    republish(admin, fixed)
+    replayed = admin.post(f"/api/admin/dead-letters/{letter_id}/replay")
+    assert replayed.status_code == 200, replayed.text
+    data = admin.get(f"/api/instances/{replayed.json()['instance_id']}").json()["data"]
+    assert data["amount"] == 12.5
+    assert instances(admin, "strict-signup") == 1
+
+
+def test_a_mapping_that_fails_is_kept_with_its_error(login, anonymous):
+    admin = login("admin")
+    create(admin, signup_flow("mapped-signup"))
+    secret = secret_for(admin, "mapped-signup")
+    r = deliver(anonymous, "mapped-signup", secret, {"amount": 3})  # no customer
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_payload"
+    (kept,) = letters(admin, workflow="mapped-signup")
+    assert kept["error"]["code"] == "invalid_payload"
+    assert "name" in kept["error"]["message"]
+    for odd in (None, [1, 2], "text"):  # JSON, but nothing the mapping can read
+        r = deliver(anonymous, "mapped-signup", secret, odd)
+        assert r.status_code == 422, r.text
+        detail = admin.get(f"/api/admin/dead-letters/{r.headers[DEAD_LETTER]}").json()
+        assert detail["payload"] == odd
+
+
+def test_a_retried_failing_delivery_is_one_dead_letter_with_its_attempts(login, anonymous):
+    admin = login("admin")
+    create(admin, signup_flow("retry-signup", schema=STRICT))
+    secret = secret_for(admin, "retry-signup")
+    bad = {**PAYLOAD, "amount": "twelve"}
+    answers = [
+        deliver(anonymous, "retry-signup", secret, bad, **{"Idempotency-Key": "evt-r"})
+        for _ in range(3)
+    ]
+    assert {a.status_code for a in answers} == {422}
+    assert len({a.headers[DEAD_LETTER] for a in answers}) == 1
+    (kept,) = letters(admin, workflow="retry-signup")
+    assert kept["attempts"] == 3
+    other = deliver(anonymous, "retry-signup", secret, PAYLOAD, **{"Idempotency-Key": "evt-r"})
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_conflict"
+
+
+def test_a_sender_retry_that_succeeds_after_the_fix_marks_the_dead_letter_replayed(
+    login, anonymous
+):
+    admin = login("admin")
+    create(admin, signup_flow("late-signup"), publish=False)
+    secret = secret_for(admin, "late-signup")
+    first = deliver(anonymous, "late-signup", secret, PAYLOAD, **{"Idempotency-Key": "evt-l"})
+    assert first.status_code == 409
+    assert admin.post("/api/workflows/late-signup/publish").status_code == 201
+    retry = deliver(anonymous, "late-signup", secret, PAYLOAD, **{"Idempotency-Key": "evt-l"})
+    assert retry.status_code == 202, retry.text
+    letter = admin.get(f"/api/admin/dead-letters/{first.headers[DEAD_LETTER]}").json()
+    assert letter["status"] == "replayed"
+    assert letter["instance_id"] == retry.json()["instance_id"]
+    replayed = admin.post(f"/api/admin/dead-letters/{letter['id']}/replay")
+    assert replayed.json()["instance_id"] == retry.json()["instance_id"]
+    assert instances(admin, "late-signup") == 1
+
+
+def test_what_is_refused_before_acceptance_is_not_kept(login, anonymous):
+    admin = login("admin")
+    create(admin, signup_flow("guarded-signup"))
+    secret = secret_for(admin, "guarded-signup")
+    forged = deliver(anonymous, "guarded-signup", "whsec_forged", PAYLOAD)
+    assert forged.status_code == 401
+    assert DEAD_LETTER not in forged.headers
+    body = b"{not json"
+    not_json = anonymous.post(
+        "/hooks/guarded-signup",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            **sign("generic", secret, body, now=datetime.now(UTC)),
+        },
+    )
+    assert not_json.status_code == 422
+    assert deliver(anonymous, "nobody-made-this", secret, PAYLOAD).status_code == 404
+    assert letters(admin) == []
+
+
+def test_dead_letters_list_newest_first_with_filters_and_unknown_ids_are_404(login, anonymous):
+    admin = login("admin")
+    create(admin, signup_flow("listed-signup"), publish=False)
+    secret = secret_for(admin, "listed-signup")
+    ids = [deliver(anonymous, "listed-signup", secret, PAYLOAD).headers[DEAD_LETTER] for _ in "ab"]
+    page = admin.get("/api/admin/dead-letters", params={"limit": 1}).json()
+    assert page["total"] == 2
+    assert len(page["items"]) == 1
+    assert {x["id"] for x in letters(admin, workflow="listed-signup")} == set(ids)
+    assert letters(admin, status="replayed") == []
+    assert admin.get("/api/admin/dead-letters", params={"status": "lost"}).status_code == 422
+    assert admin.get("/api/admin/dead-letters/nope").status_code == 404
+    assert admin.post("/api/admin/dead-letters/nope/replay").status_code == 404

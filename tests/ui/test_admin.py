@@ -1,0 +1,338 @@
+"""The admin console in the browser: people, absences, webhook secrets, data tables, incidents."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.app.fakes import fake_edge
+from tests.ui.conftest import Server, screenshot
+
+
+@pytest.fixture
+def admin_api(server: Server) -> Iterator[httpx.Client]:
+    client = server.client("admin")
+    yield client
+    client.close()
+
+
+def _accept_dialogs(page: Any) -> None:
+    page.on("dialog", lambda dialog: dialog.accept())
+
+
+def _advance(client: httpx.Client) -> None:
+    """Move the service's clock a second: it runs the timers and outbox work that came due."""
+    response = client.post("/api/clock/advance", json={"by": "PT1S"})
+    assert response.status_code == 200, response.text
+
+
+def _instance(client: httpx.Client, instance_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = client.get(f"/api/instances/{instance_id}").json()
+    return found
+
+
+def test_admin_creates_a_user_with_the_warehouse_role_and_the_password_is_shown_once(
+    page_as, server: Server, admin_api
+):
+    admin = page_as("admin")
+    admin.goto("/admin")
+    expect(admin.get_by_role("navigation", name="Admin")).to_be_visible()
+    form = admin.get_by_role("form", name="Create a user")
+    form.get_by_label("Username").fill("ulla")
+    form.get_by_label("Display name").fill('Ulla <script>alert("x")</script> Unpacker')
+    form.get_by_label("Email").fill("ulla@stepwise.example")
+    form.get_by_label("warehouse", exact=True).check()
+    form.get_by_role("button", name="Create user").click()
+
+    once = admin.get_by_role("region", name="ulla was created")
+    password = once.get_by_label("Password for ulla", exact=True)
+    expect(password).to_have_value(re.compile(r".{8,}"))
+    row = admin.locator("tr[data-username='ulla']")
+    expect(row).to_contain_text('Ulla <script>alert("x")</script> Unpacker')  # text, not markup
+    expect(row).to_contain_text("warehouse")
+    expect(row).to_contain_text("employee")
+    screenshot(admin, "admin-users")
+
+    with httpx.Client(base_url=server.url) as ulla:  # the shown password is the real one
+        me = ulla.post(
+            "/api/auth/login", json={"username": "ulla", "password": password.input_value()}
+        )
+        assert me.status_code == 200, me.text
+        assert sorted(me.json()["roles"]) == ["employee", "warehouse"]
+
+    once.get_by_role("button", name="Done, I have copied it").click()
+    expect(admin.get_by_label("Password for ulla", exact=True)).to_have_count(0)
+
+    _accept_dialogs(admin)
+    row.get_by_role("button", name="Deactivate ulla").click()
+    expect(row).to_contain_text("Deactivated")
+    users = admin_api.get("/api/admin/users").json()
+    assert next(u for u in users if u["username"] == "ulla")["is_active"] is False
+    assert admin.errors == []
+
+
+def test_admin_changes_a_users_roles_in_the_edit_dialog(page_as, server: Server, admin_api):
+    admin_api.post(
+        "/api/admin/users", json={"username": "rolf", "roles": ["employee"]}
+    ).raise_for_status()
+    admin = page_as("admin")
+    admin.goto("/admin/users")
+    admin.get_by_role("button", name="Edit rolf").click()
+    dialog = admin.get_by_role("dialog", name="Edit rolf")
+    dialog.get_by_label("shipping", exact=True).check()
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(admin.locator("tr[data-username='rolf']")).to_contain_text("shipping")
+    admin.get_by_role("button", name="Edit rolf").click()
+    admin.keyboard.press("Escape")  # Escape closes the dialog
+    expect(admin.get_by_role("dialog", name="Edit rolf")).to_be_hidden()
+
+
+def test_admin_sets_an_out_of_office_window_with_a_delegate_and_sees_it_in_the_month(
+    page_as, server: Server, admin_api
+):
+    admin_api.post(
+        "/api/admin/users",
+        json={"username": "otto", "display_name": "Otto Away", "roles": ["warehouse"]},
+    ).raise_for_status()
+    today = datetime.now(UTC).astimezone().date()  # the browser's day, in local time
+    next_month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    starts, ends = next_month + timedelta(days=9), next_month + timedelta(days=12)
+
+    admin = page_as("admin")
+    admin.goto("/admin/out-of-office")
+    form = admin.get_by_role("form", name="Set out of office")
+    form.get_by_label("Who is away").select_option("otto")
+    form.get_by_label("Delegate").select_option("walt")
+    form.get_by_label("From").fill(f"{starts.isoformat()}T09:00")
+    form.get_by_label("Until").fill(f"{ends.isoformat()}T17:00")
+    form.get_by_label("Note").fill("Summer holiday")
+    form.get_by_role("button", name="Save absence").click()
+
+    row = admin.locator("tr[data-user='otto']")
+    expect(row).to_contain_text("Walt Warehouse")
+    expect(row).to_contain_text("Planned")
+    expect(row).to_contain_text("Summer holiday")
+    windows = admin_api.get("/api/out-of-office", params={"user": "otto"}).json()
+    assert [(w["delegate"], w["note"]) for w in windows] == [("walt", "Summer holiday")]
+    screenshot(admin, "admin-out-of-office")
+
+    admin.get_by_role("button", name="Month").click()
+    admin.get_by_role("button", name="Next month").click()
+    grid = admin.get_by_role("grid", name=re.compile("Out of office in"))
+    expect(grid.get_by_text("otto → walt").first).to_be_visible()
+    assert grid.get_by_text("otto → walt").count() == 4  # the 10th to the 13th
+    screenshot(admin, "admin-out-of-office-month")
+    assert admin.errors == []
+
+
+def test_admin_makes_a_webhook_secret_and_copies_a_signature_example_that_verifies(
+    page_as, server: Server
+):
+    admin = page_as("admin")
+    admin.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    admin.goto("/admin/webhooks")
+    card = admin.locator("[data-hook='order-management']")
+    expect(card.get_by_label("Webhook URL for order-management", exact=True)).to_have_value(
+        f"{server.url}/hooks/order-management"
+    )
+    card.get_by_role("button", name="New secret").click()
+    once = card.get_by_role("region", name="New secret for order-management")
+    expect(once.get_by_label("Secret", exact=True)).to_have_value(re.compile(r"^whsec_"))
+    example = once.get_by_label("Signature example", exact=True)
+    expect(example).to_have_value(re.compile(r"X-Stepwise-Signature: sha256=[0-9a-f]{64}"))
+    once.get_by_role("button", name="Copy signature example").click()
+    expect(once.get_by_role("button", name="Copy signature example")).to_have_text("Copied ✓")
+    copied = admin.evaluate("navigator.clipboard.readText()")
+    assert copied == example.input_value()
+    assert copied.startswith(f"curl -X POST '{server.url}/hooks/order-management'")
+    screenshot(admin, "admin-webhooks")
+
+    # the copied example is a valid delivery: its signature is accepted (the sample body is
+    # not a whole order, so the service keeps it as a dead letter rather than refusing it)
+    headers = dict(re.findall(r"-H '([^:]+): ([^']*)'", copied))
+    body = re.search(r"--data '(.*)'$", copied, re.MULTILINE)
+    assert body is not None
+    answer = httpx.post(
+        f"{server.url}/hooks/order-management", headers=headers, content=body[1].encode()
+    )
+    assert answer.status_code != 401, answer.text
+    assert admin.errors == []
+
+
+def test_admin_imports_an_inventory_csv_and_sees_the_bad_rows_error_before_anything_is_written(
+    page_as, server: Server, admin_api
+):
+    admin = page_as("admin")
+    admin.goto("/admin/tables")
+    admin.get_by_role("button", name=re.compile("^inventory")).click()
+    bad = "sku,warehouse,name,on_hand\nUI-CSV-1,Berlin,Sticker,10\nUI-CSV-2,Leipzig,Pin,lots\n"
+    upload = admin.get_by_label("CSV file")
+    upload.set_input_files(
+        files=[{"name": "inventory.csv", "mimeType": "text/csv", "buffer": bad.encode()}]
+    )
+    admin.get_by_role("button", name="Check file").click()
+
+    errors = admin.get_by_role("table", name="Errors in the file")
+    expect(errors.locator("tbody tr")).to_have_count(1)
+    expect(errors.locator("tbody tr")).to_contain_text("3")
+    expect(errors.locator("tbody tr")).to_contain_text("on_hand")
+    expect(errors.locator("tbody tr")).to_contain_text("expected a whole number, got 'lots'")
+    expect(admin.get_by_role("button", name=re.compile(r"^Import \d+ change"))).to_be_disabled()
+    screenshot(admin, "admin-tables")
+    assert admin_api.get("/api/tables/inventory/rows", params={"q": "UI-CSV"}).json()["total"] == 0
+
+    good = bad.replace("lots", "5")
+    upload.set_input_files(
+        files=[{"name": "inventory.csv", "mimeType": "text/csv", "buffer": good.encode()}]
+    )
+    admin.get_by_role("button", name="Check file").click()
+    admin.get_by_role("button", name="Import 2 change(s)").click()
+    expect(admin.get_by_role("status").filter(has_text="Imported")).to_contain_text("2 new")
+    expect(admin.locator("tr[data-row='UI-CSV-2']")).to_contain_text("5")
+    rows = admin_api.get("/api/tables/inventory/rows", params={"q": "UI-CSV"}).json()["items"]
+    assert [(r["values"]["sku"], r["values"]["on_hand"]) for r in rows] == [
+        ("UI-CSV-1", 10),
+        ("UI-CSV-2", 5),
+    ]
+
+
+def test_admin_edits_a_table_row_inline(page_as, server: Server, admin_api):
+    admin_api.post(
+        "/api/tables/inventory/rows",
+        json={"values": {"sku": "UI-EDIT-1", "warehouse": "Berlin", "name": "Pen", "on_hand": 7}},
+    ).raise_for_status()
+    admin = page_as("admin")
+    admin.goto("/admin/tables")
+    admin.get_by_label("Search inventory by key").fill("UI-EDIT")
+    row = admin.locator("tr[data-row='UI-EDIT-1']")
+    row.get_by_role("button", name="Edit row UI-EDIT-1").click()
+    admin.get_by_label("on_hand", exact=True).fill("nine")
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.get_by_role("alert")).to_contain_text("on_hand")
+    admin.get_by_label("on_hand", exact=True).fill("9")
+    admin.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("9")
+    found = admin_api.get("/api/tables/inventory/rows", params={"q": "UI-EDIT-1"}).json()["items"]
+    assert found[0]["values"]["on_hand"] == 9
+
+
+def test_admin_retries_an_incident_once_the_other_system_is_back(
+    page_as, server: Server, admin_api
+):
+    with fake_edge() as edge:
+        edge.fail_paths.add("/captures")  # the payment system is down: 503
+        draft = {
+            "format": 1,
+            "key": "ui-incident",
+            "name": "Charge a card (UI test)",
+            "nodes": [
+                {"id": "start", "type": "start", "name": "Start"},
+                {
+                    "id": "charge",
+                    "type": "http",
+                    "name": "Charge card",
+                    "request": {
+                        "method": "POST",
+                        "url": f"{edge.url}/captures",
+                        "body": {"order_id": "{{ order_id }}"},
+                    },
+                    "retry": {"attempts": 1},
+                },
+                {"id": "end", "type": "end", "name": "Charged"},
+            ],
+            "edges": [
+                {"id": "e1", "from": "start", "to": "charge"},
+                {"id": "e2", "from": "charge", "to": "end"},
+            ],
+            "layout": {},
+        }
+        made = admin_api.post(
+            "/api/workflows", json={"key": "ui-incident", "name": draft["name"], "draft": draft}
+        )
+        assert made.status_code == 201, made.text
+        published = admin_api.post("/api/workflows/ui-incident/publish")
+        assert published.status_code == 201, published.text
+        started = admin_api.post(
+            "/api/workflows/ui-incident/instances", json={"data": {"order_id": "INC-1"}}
+        )
+        assert started.status_code == 201, started.text
+        instance_id = started.json()["id"]
+        for _ in range(20):  # each advance runs the outbox; the scheduler may get there first
+            if _instance(admin_api, instance_id)["open_incidents"]:
+                break
+            _advance(admin_api)
+        assert _instance(admin_api, instance_id)["open_incidents"] == 1
+
+        admin = page_as("admin")
+        admin.goto("/admin/incidents")
+        row = admin.locator(f"tr[data-instance='{instance_id}']")
+        expect(row).to_contain_text("INC-1")
+        expect(row).to_contain_text("charge")
+        expect(row).to_contain_text("503")
+        screenshot(admin, "admin-incidents")
+
+        edge.fail_paths.clear()  # the payment system is back
+        row.get_by_role("button", name="Retry charge of INC-1").click()
+        expect(admin.get_by_role("status").filter(has_text="Retried")).to_contain_text("INC-1")
+        expect(row).to_have_count(0)
+        for _ in range(20):
+            if _instance(admin_api, instance_id)["status"] == "completed":
+                break
+            _advance(admin_api)
+        final = _instance(admin_api, instance_id)
+        assert final["status"] == "completed"
+        assert [i["status"] for i in final["incidents"]] == ["resolved"]
+        assert [r["path"] for r in edge.requests] == ["/captures", "/captures"]
+        assert admin.errors == []
+
+
+def test_every_admin_page_renders_without_errors(page_as):
+    admin = page_as("admin")
+    admin.goto("/admin")
+    pages = {
+        "roles": "Roles",
+        "tokens": "API tokens",
+        "calendars": "Business calendars",
+        "templates": "Templates",
+        "branding": "Branding",
+        "retention": "Data retention",
+        "audit": "Audit log",
+        "dead-letters": "Dead letters",
+    }
+    for path, title in pages.items():
+        admin.get_by_role("navigation", name="Admin").get_by_role("link", name=title).click()
+        expect(admin.get_by_role("heading", name=title, exact=True, level=1)).to_be_visible()
+        expect(admin.get_by_role("status").filter(has_text="Loading")).to_have_count(0)
+        screenshot(admin, f"admin-{path}")
+    assert admin.errors == []
+
+
+def test_an_api_token_is_shown_once_with_a_copy_button(page_as, server: Server):
+    admin = page_as("admin")
+    admin.goto("/admin/tokens")
+    form = admin.get_by_role("form", name="Create an API token")
+    form.get_by_label("Name").fill("Shop backend")
+    form.get_by_label("Acts as").select_option("sam")
+    form.get_by_role("button", name="Create token").click()
+    token = admin.get_by_label("Token", exact=True)
+    expect(token).to_have_value(re.compile(r"^sw_"))
+    me = httpx.get(
+        f"{server.url}/api/me", headers={"Authorization": f"Bearer {token.input_value()}"}
+    )
+    assert me.json()["username"] == "sam"
+    admin.get_by_role("button", name="Done, I have copied it").click()
+    expect(admin.get_by_label("Token", exact=True)).to_have_count(0)
+    expect(admin.get_by_role("table", name="API tokens")).to_contain_text("Shop backend")
+
+
+def test_the_admin_pages_are_for_admins_only(page_as):
+    mia = page_as("mia")
+    mia.goto("/admin/users")
+    expect(mia.get_by_role("heading", name="Admins only")).to_be_visible()

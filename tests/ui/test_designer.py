@@ -1,0 +1,458 @@
+"""The workflow designer in the browser: drawing a workflow from the palette, properties,
+validation as you edit, undo and redo, saving, publishing, templates, test runs, keyboard use."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.ui.conftest import ROOT, screenshot
+
+FRONTEND = ROOT / "frontend"
+GRAPH_MODULES = ["lint", "condition", "forms", "edit", "fields", "describe", "duration"]
+
+BOX = (180, 64)
+"""A task's size on the canvas; layout positions are node centres."""
+
+
+@pytest.fixture
+def admin_api(server: Any) -> Iterator[httpx.Client]:
+    client = server.client("admin")
+    yield client
+    client.close()
+
+
+def _open_designer(page: Any, key: str) -> None:
+    page.goto(f"/designer/{key}")
+    expect(page.get_by_test_id("designer")).to_have_attribute("data-ready", "true")
+
+
+def _node(page: Any, node_id: str) -> Any:
+    return page.get_by_test_id(f"rf__node-{node_id}")
+
+
+def _canvas_box(page: Any) -> dict[str, float]:
+    box: dict[str, float] | None = page.locator(".react-flow__pane").bounding_box()
+    assert box is not None
+    return box
+
+
+def _drag_from_palette(page: Any, node_type: str, x: float, y: float) -> str:
+    """Drag a palette item onto the canvas at (x, y) from the canvas's top-left; the new id."""
+    before = set(page.locator(".react-flow__node").evaluate_all("ns => ns.map(n => n.dataset.id)"))
+    canvas = page.locator(".react-flow__pane")
+    page.locator(f".wf-palette-item[data-type='{node_type}']").drag_to(
+        canvas, target_position={"x": x, "y": y}
+    )
+    expect(page.locator(".react-flow__node")).to_have_count(len(before) + 1)
+    after = set(page.locator(".react-flow__node").evaluate_all("ns => ns.map(n => n.dataset.id)"))
+    (new,) = after - before
+    # the new step is selected: its properties are open
+    expect(page.get_by_test_id("node-panel")).to_have_attribute("data-node-id", new)
+    return str(new)
+
+
+def _connect(page: Any, source: str, target: str) -> None:
+    """Drag from the source's right handle to the target's left handle."""
+    start = _node(page, source).locator(".react-flow__handle.source").bounding_box()
+    end = _node(page, target).locator(".react-flow__handle.target").bounding_box()
+    assert start is not None
+    assert end is not None
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 30, start["y"] + 10, steps=4)
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+def _edge_between(page: Any, source: str, target: str) -> str:
+    for edge in page.locator(".react-flow__edge").all():
+        label = edge.get_attribute("aria-label") or ""
+        if label == f"Connection from {source} to {target}":
+            return str(edge.get_attribute("data-id"))
+    raise AssertionError(f"no connection from {source} to {target}")
+
+
+def _problem(page: Any, code: str, **where: str) -> Any:
+    selector = f".wf-problem[data-code='{code}']"
+    for attr, value in where.items():
+        selector += f"[data-{attr}='{value}']"
+    return page.locator(selector)
+
+
+def _name(page: Any, text: str) -> None:
+    field = page.get_by_test_id("node-name")
+    field.fill(text)
+    expect(field).to_have_value(text)
+
+
+def _select(page: Any, node_id: str) -> None:
+    _node(page, node_id).click()
+    expect(page.get_by_test_id("node-panel")).to_have_attribute("data-node-id", node_id)
+
+
+def _centre(page: Any, node_id: str) -> tuple[float, float]:
+    box = _node(page, node_id).bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def _positions(page: Any) -> dict[str, tuple[float, float]]:
+    """Node centres in canvas coordinates, read from React Flow's transforms."""
+    return dict(
+        page.locator(".react-flow__node").evaluate_all(
+            """ns => ns.map(n => {
+                const m = /translate\\(([-\\d.]+)px, ([-\\d.]+)px\\)/.exec(n.style.transform);
+                return [n.dataset.id, [Number(m[1]) + n.offsetWidth / 2, Number(m[2]) + n.offsetHeight / 2]];
+            })"""
+        )
+    )
+
+
+def test_a_workflow_drawn_from_the_palette_validates_saves_publishes_and_runs(
+    page_as: Any, admin_api: httpx.Client
+) -> None:
+    page = page_as("admin")
+    tag = uuid.uuid4().hex[:6]
+    page.goto("/workflows")
+    page.get_by_placeholder("Name, e.g. Purchase approval").fill(f"Expense claim {tag}")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url(re.compile(r".*/designer/expense-claim-.*"))
+    key = page.url.rsplit("/", 1)[1]
+    expect(page.get_by_test_id("designer")).to_have_attribute("data-ready", "true")
+
+    # start from an empty canvas: select everything and delete it
+    page.locator(".react-flow__pane").click(position={"x": 30, "y": 30})
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    expect(page.locator(".react-flow__node")).to_have_count(0)
+    expect(page.get_by_text("An empty workflow")).to_be_visible()
+    page.locator(".react-flow__controls-zoomout").click()
+    page.locator(".react-flow__controls-zoomout").click()
+
+    box = _canvas_box(page)
+    mid = box["height"] / 2
+    start = _drag_from_palette(page, "start", 60, mid)
+    submit = _drag_from_palette(page, "user_task", 200, mid)
+    _name(page, "Submit expense")
+    gateway = _drag_from_palette(page, "exclusive", 360, mid)
+    _name(page, "Over 500?")
+    approve = _drag_from_palette(page, "user_task", 500, mid - 100)
+    _name(page, "Approve expense")
+    pay = _drag_from_palette(page, "user_task", 500, mid + 100)
+    _name(page, "Pay expense")
+    end = _drag_from_palette(page, "end", 660, mid)
+    expect(page.locator(".react-flow__node")).to_have_count(6)
+
+    # nothing is connected: validation marks the steps no path reaches
+    expect(_problem(page, "unreachable", node=end)).to_have_count(1)
+    expect(_node(page, end).locator(".wf-badge.error")).to_be_visible()
+
+    for a, b in [(start, submit), (submit, gateway), (gateway, approve), (gateway, pay)]:
+        _connect(page, a, b)
+    _connect(page, approve, end)
+    _connect(page, pay, end)
+    expect(page.locator(".react-flow__edge")).to_have_count(6)
+    expect(_problem(page, "unreachable", node=end)).to_have_count(0)
+    to_pay = _edge_between(page, gateway, pay)
+    to_approve = _edge_between(page, gateway, approve)
+    # two unconditional ways out of an exclusive gateway: the second is never taken
+    expect(_problem(page, "exclusive_condition_missing", edge=to_pay)).to_have_count(1)
+
+    # a condition on one way out (built row by row), the other marked as the default
+    _select(page, gateway)
+    page.get_by_test_id("node-panel").get_by_role("button", name="to Approve expense").click()
+    panel = page.get_by_test_id("edge-panel")
+    expect(panel).to_have_attribute("data-edge-id", to_approve)
+    panel.get_by_label("Taken").select_option("condition")
+    row = panel.get_by_test_id("condition-row-0")
+    row.get_by_label("Condition 1: field").fill("amount")
+    row.get_by_label("Condition 1: operator").select_option(">")
+    row.get_by_label("Condition 1: value").fill("500")
+    expect(panel.get_by_label("Condition expression")).to_have_value("amount > 500")
+    panel.get_by_test_id("edge-label").fill("Over 500")
+    expect(page.locator(f".wf-edge-label[data-edge-id='{to_approve}']")).to_have_text("Over 500")
+    expect(_problem(page, "exclusive_condition_missing", edge=to_pay)).to_have_count(1)
+    _problem(page, "exclusive_condition_missing", edge=to_pay).click()
+    expect(page.get_by_test_id("edge-panel")).to_have_attribute("data-edge-id", to_pay)
+    page.get_by_test_id("edge-panel").get_by_label("Taken").select_option("default")
+    expect(_problem(page, "exclusive_condition_missing")).to_have_count(0)
+    expect(_problem(page, "unreachable")).to_have_count(0)
+    expect(page.locator(f".wf-edge-label[data-edge-id='{to_pay}']")).to_have_text("otherwise")
+
+    # a form of two fields on the first task, with a live preview
+    _select(page, submit)
+    builder = page.get_by_test_id("form-builder")
+    builder.get_by_role("button", name="+ Add field").click()
+    builder.get_by_role("button", name="+ Add field").click()
+    first, second = builder.get_by_test_id("form-field-0"), builder.get_by_test_id("form-field-1")
+    first.get_by_label("Label").fill("Amount")
+    first.get_by_label("Type").select_option("number")
+    first.get_by_label("Required").check()
+    second.get_by_label("Label").fill("Reason")
+    second.get_by_label("Type").select_option("longtext")
+    expect(first.get_by_label("Data key")).to_have_value("amount")
+    preview = builder.get_by_test_id("form-preview")
+    expect(preview.get_by_label(re.compile("Amount"))).to_be_visible()
+    expect(preview.locator("textarea")).to_be_visible()
+
+    # an SLA on the approval task: due in 2 days on the business calendar, one escalation
+    _select(page, approve)
+    sla = page.get_by_test_id("sla-editor")
+    sla.get_by_label("This task has a due time (SLA)").check()
+    sla.get_by_label("Due after: amount").fill("2")
+    sla.get_by_label("Due after: unit").select_option("D")
+    sla.get_by_role("button", name="+ Add escalation level").click()
+    expect(sla.get_by_test_id("escalation-0")).to_be_visible()
+
+    # undo and redo: delete a step, bring it back, delete it again, bring it back
+    _select(page, pay)
+    page.keyboard.press("Delete")
+    expect(_node(page, pay)).to_have_count(0)
+    page.keyboard.press("Control+z")
+    expect(_node(page, pay)).to_have_count(1)
+    page.keyboard.press("Control+Shift+z")
+    expect(_node(page, pay)).to_have_count(0)
+    page.keyboard.press("Control+z")
+    expect(_node(page, pay)).to_have_count(1)
+    expect(page.locator(f".wf-edge-label[data-edge-id='{to_pay}']")).to_have_text("otherwise")
+
+    page.keyboard.press("Control+s")
+    expect(page.get_by_test_id("save-state")).to_have_text("Saved")
+    expect(page.get_by_test_id("error-count")).to_have_text("0 errors")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.get_by_test_id("note")).to_contain_text("Published version 1")
+    screenshot(page, "designer-drawn")
+
+    admin = admin_api
+    saved = admin.get(f"/api/workflows/{key}").json()
+    nodes = {n["id"]: n for n in saved["draft"]["nodes"]}
+    assert nodes[submit]["form"]["properties"]["amount"]["type"] == "number"
+    assert nodes[submit]["form"]["required"] == ["amount"]
+    assert nodes[submit]["ui"]["ui:order"] == ["amount", "reason"]
+    assert nodes[approve]["sla"]["due"] == "P2D"
+    assert nodes[approve]["sla"]["escalate"][0]["action"] == "notify"
+    edges = {e["id"]: e for e in saved["draft"]["edges"]}
+    assert edges[to_approve]["condition"] == "amount > 500"
+    assert edges[to_pay]["default"] is True
+    assert saved["published_version"] == 1
+    started = admin.post(f"/api/workflows/{key}/instances", json={"data": {}})
+    assert started.status_code == 201, started.text
+    tasks = admin.get("/api/tasks", params={"limit": 200}).json()["items"]
+    assert any(t["instance_id"] == started.json()["id"] and t["node"] == submit for t in tasks)
+    assert page.errors == []
+
+
+def test_a_template_copy_moved_and_laid_out_reloads_as_saved(
+    page_as: Any, admin_api: httpx.Client
+) -> None:
+    page = page_as("admin", width=1680, height=1000)
+    page.goto("/workflows")
+    gallery = page.get_by_test_id("template-gallery")
+    gallery.locator("article", has_text="Order management").get_by_role(
+        "button", name="Use this template"
+    ).click()
+    page.wait_for_url(re.compile(r".*/designer/order-management-.*"))
+    key = page.url.rsplit("/", 1)[1]
+    expect(page.get_by_test_id("designer")).to_have_attribute("data-ready", "true")
+    screenshot(page, "designer-order")
+
+    x, y = _centre(page, "received")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 10, y + 40, steps=3)
+    page.mouse.move(x + 20, y + 120, steps=6)
+    page.mouse.up()
+    expect(page.get_by_test_id("save-state")).to_have_text("Unsaved changes")
+    moved = _positions(page)["received"]
+
+    page.keyboard.press("l")
+    page.wait_for_function(
+        """([x, y]) => {
+            const n = document.querySelector('[data-testid="rf__node-received"]');
+            const m = /translate\\(([-\\d.]+)px, ([-\\d.]+)px\\)/.exec(n.style.transform);
+            return Number(m[1]) + n.offsetWidth / 2 !== x || Number(m[2]) + n.offsetHeight / 2 !== y;
+        }""",
+        arg=list(moved),
+    )
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_test_id("save-state")).to_have_text("Saved")
+    layout = admin_api.get(f"/api/workflows/{key}").json()["draft"]["layout"]
+    shown = _positions(page)
+    assert set(layout) == set(shown)
+    assert all(layout[i] == {"x": shown[i][0], "y": shown[i][1]} for i in layout)
+
+    page.reload()
+    expect(page.get_by_test_id("designer")).to_have_attribute("data-ready", "true")
+    again = _positions(page)
+    assert again == shown
+    assert page.locator(".react-flow__edge").count() == 34
+    assert admin_api.get(f"/api/workflows/{key}").json()["draft"]["layout"] == layout
+    # the shipped template is untouched
+    original = admin_api.get("/api/workflows/order-management").json()["draft"]
+    assert original.get("layout", {}) != layout
+
+    # the properties panel, and a test run stepping to the first task
+    _select(page, "review")
+    expect(page.get_by_test_id("node-panel").get_by_label("Approvals needed")).to_have_value("all")
+    screenshot(page, "designer-properties")
+    page.get_by_role("button", name="Test run").click()
+    run = page.get_by_test_id("test-run")
+    run.get_by_role("button", name="Start step by step").click()
+    status = run.get_by_test_id("run-status")
+    expect(status).to_have_attribute("data-status", "running")
+    for _ in range(2):
+        run.get_by_role("button", name=re.compile("Next move")).click()
+    expect(run.get_by_test_id("wait-pick")).to_be_visible()
+    expect(_node(page, "pick").locator(".run-current")).to_have_count(1)
+    expect(_node(page, "capture").locator(".run-visited")).to_have_count(1)
+    run.get_by_test_id("wait-pick").get_by_role("button", name="Complete task").click()
+    expect(run.get_by_test_id("wait-pack")).to_be_visible()
+    expect(run.get_by_test_id("run-path")).to_contain_text("Pick items")
+    screenshot(page, "designer-testrun")
+    run.get_by_role("button", name="Run to the end").click()
+    expect(status).to_have_attribute("data-status", "completed")
+    assert page.errors == []
+
+
+def test_names_with_markup_and_quotes_render_as_text(page_as: Any, admin_api: httpx.Client) -> None:
+    page = page_as("admin")
+    dialogs: list[str] = []
+
+    def refuse(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
+    name = '<script>alert(1)</script> "quoted"'
+    key = f"xss-{uuid.uuid4().hex[:6]}"
+    draft = {
+        "format": 1,
+        "key": key,
+        "name": name,
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "odd", "type": "user_task", "name": name, "assignee": {"user": "admin"}},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "odd", "label": name},
+            {"id": "e2", "from": "odd", "to": "end"},
+        ],
+        "layout": {"start": {"x": 0, "y": 0}, "odd": {"x": 220, "y": 0}, "end": {"x": 440, "y": 0}},
+    }
+    made = admin_api.post("/api/workflows", json={"key": key, "draft": draft})
+    assert made.status_code == 201, made.text
+    _open_designer(page, key)
+    expect(_node(page, "odd").locator(".wf-name")).to_have_text(name)
+    expect(page.locator(".wf-edge-label[data-edge-id='e1']")).to_have_text(name)
+    _select(page, "odd")
+    expect(page.get_by_test_id("node-name")).to_have_value(name)
+    expect(page.get_by_test_id("node-panel").locator(".wf-props-title")).to_have_text(name)
+    expect(page.get_by_test_id("toolbar-name")).to_have_value(name)
+    assert page.locator("script", has_text="alert(1)").count() == 0
+    assert dialogs == []
+    assert page.errors == []
+
+
+def test_the_keyboard_reaches_palette_and_panel_and_edits_the_selection(
+    page_as: Any, admin_api: httpx.Client
+) -> None:
+    page = page_as("admin")
+    key = f"keys-{uuid.uuid4().hex[:6]}"
+    made = admin_api.post("/api/workflows", json={"key": key, "name": "Keys"})
+    assert made.status_code == 201, made.text
+    _open_designer(page, key)
+
+    def tab_to(predicate: str, limit: int = 80) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(
+                f"(() => {{ const el = document.activeElement; return {predicate}; }})()"
+            ):
+                return
+        raise AssertionError(f"Tab never reached {predicate}")
+
+    page.locator(".wf-toolbar .wf-back").focus()
+    tab_to("el.matches('.wf-palette-item[data-type=\"approval\"]')")
+    page.keyboard.press("Enter")
+    expect(page.locator(".react-flow__node")).to_have_count(3)
+    panel = page.get_by_test_id("node-panel")
+    expect(panel).to_have_attribute("data-node-id", "approval")
+    tab_to("el.dataset.testid === 'node-name'")
+    page.keyboard.press("End")
+    page.keyboard.type(" now")
+    expect(_node(page, "approval")).to_contain_text("Approve request now")
+    tab_to("el.closest('[data-testid=assignee-picker]') !== null")
+    # autosave, about two seconds after the last edit
+    expect(page.get_by_test_id("save-state")).to_have_text("Saved")
+    names = [n.get("name") for n in admin_api.get(f"/api/workflows/{key}").json()["draft"]["nodes"]]
+    assert "Approve request now" in names
+
+    # copy and paste; shift-click adds to the selection; Delete removes it; undo brings it back
+    _node(page, "approval").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    expect(page.locator(".react-flow__node")).to_have_count(4)
+    expect(panel).to_have_attribute("data-node-id", "approval_1")
+    _node(page, "end").click(modifiers=["Shift"])
+    expect(page.get_by_test_id("multi-panel")).to_contain_text("2 steps")
+    page.keyboard.press("Delete")
+    expect(page.locator(".react-flow__node")).to_have_count(2)
+    page.keyboard.press("Control+z")
+    expect(page.locator(".react-flow__node")).to_have_count(4)
+
+    _node(page, "approval").click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("workflow-panel")).to_be_visible()
+    expect(page.locator(".react-flow__node.selected")).to_have_count(0)
+    _node(page, "approval").click()
+    page.keyboard.press("Delete")
+    expect(page.locator(".react-flow__node")).to_have_count(3)
+    expect(_node(page, "approval")).to_have_count(0)
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    assert page.errors == []
+
+
+def test_the_pure_graph_code_passes_its_unit_tests(tmp_path: Path) -> None:
+    """src/designer/graph/*.ts compiled to CommonJS and run by ``node --test``."""
+    node, tsc = shutil.which("node"), FRONTEND / "node_modules" / ".bin" / "tsc"
+    if node is None or not tsc.is_file():
+        if os.environ.get("STEPWISE_REQUIRE_ALL") == "1":
+            pytest.fail("node and the frontend's node_modules are needed")
+        pytest.skip("node or the frontend's node_modules are missing")
+    sources = [f"src/designer/graph/{name}.ts" for name in GRAPH_MODULES]
+    options = ["--module", "commonjs", "--target", "es2022", "--moduleResolution", "node"]
+    options += ["--strict", "--noUncheckedIndexedAccess", "--skipLibCheck"]
+    compiled = subprocess.run(  # noqa: S603 - our own tools and files
+        [str(tsc), "--outDir", str(tmp_path), *options, "--rootDir", "src/designer", *sources],
+        cwd=FRONTEND,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    tests = subprocess.run(  # noqa: S603
+        [node, "--test", "src/designer/graph/graph.test.mjs"],
+        cwd=FRONTEND,
+        env={**os.environ, "GRAPH_JS": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert "# fail 0" in tests.stdout
