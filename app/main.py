@@ -120,9 +120,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         from app.routes import demo
 
         app.include_router(demo.router)
+    from app.routes import branding
     from app.routes import retention as retention_routes
 
     app.include_router(retention_routes.router)
+    app.include_router(branding.router)
     from app.routes import reports as report_routes
 
     app.include_router(report_routes.router)

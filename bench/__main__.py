@@ -7,13 +7,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import api_bench, designer_bench, engine_bench, inbox_bench, reports_bench, timer_bench
+from bench import (
+    api_bench,
+    designer_bench,
+    engine_bench,
+    hooks_bench,
+    inbox_bench,
+    reports_bench,
+    timer_bench,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 SUITES = {"engine": engine_bench.run, "api": api_bench.run, "timers": timer_bench.run}
 SUITES["inbox"] = inbox_bench.run
 SUITES["designer"] = designer_bench.run
 SUITES["reports"] = reports_bench.run
+SUITES["hooks"] = hooks_bench.run
 
 
 def main() -> None:

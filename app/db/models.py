@@ -779,3 +779,31 @@ class SavedReportPin(Base):
         ForeignKey("saved_reports.id", ondelete="CASCADE"), primary_key=True
     )
     username: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+# --- the company's own settings and gallery -------------------------------------------------
+
+
+class AppSetting(Base):
+    """A setting an admin changes in the console (branding), over its environment default."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class GalleryTemplate(Base):
+    """A workflow an admin published as a template, beside the shipped ones in templates/."""
+
+    __tablename__ = "gallery_templates"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    definition: Mapped[dict[str, Any]]
+    source_workflow: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))

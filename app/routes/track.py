@@ -44,12 +44,15 @@ def track_page(token: str, request: Request, session: SessionDep) -> HTMLRespons
     settings: Settings = request.app.state.settings
     instance = tracking.find(session, token)
     found = tracking.tracking(instance) if instance is not None else None
+    stored = tracking.stored_brand(session)
     headers = {
         **PRIVATE_HEADERS,
-        "Content-Security-Policy": tracking.content_security_policy(tracking.brand(settings)),
+        "Content-Security-Policy": tracking.content_security_policy(
+            tracking.brand(settings, stored)
+        ),
     }
     return HTMLResponse(
-        tracking.render_page(found, settings),
+        tracking.render_page(found, settings, stored),
         status_code=200 if found is not None else 404,
         headers=headers,
     )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.db.models import Role, User, Workflow, WorkflowVersion
+from app.db.models import GalleryTemplate, Role, User, Workflow, WorkflowVersion
 from app.deps import AdminUser, CurrentUser, DesignerUser, SessionDep
 from app.errors import ApiError, not_found
 from app.routes.calendars import calendar_names
@@ -531,14 +531,84 @@ def delete_draft(key: str, session: SessionDep, me: DesignerUser) -> None:
 
 
 @router.get("/templates", response_model=list[dict[str, Any]], tags=["templates"])
-def templates(me: CurrentUser) -> list[dict[str, Any]]:
-    out = []
+def templates(session: SessionDep, me: CurrentUser) -> list[dict[str, Any]]:
+    """The gallery: the shipped templates, then those admins published from workflows."""
+    out: list[dict[str, Any]] = []
     for key in list_templates():
         raw = read_template(key)
         out.append(
-            {"id": key, "name": raw.get("name", key), "description": raw.get("description", "")}
+            {
+                "id": key,
+                "name": raw.get("name", key),
+                "description": raw.get("description", ""),
+                "shipped": True,
+            }
+        )
+    for row in session.scalars(select(GalleryTemplate).order_by(GalleryTemplate.name)):
+        out.append(
+            {
+                "id": row.id,
+                "name": row.name,
+                "description": row.description,
+                "shipped": False,
+                "source_workflow": row.source_workflow,
+                "created_by": row.created_by,
+                "created_at": row.created_at.isoformat(),
+            }
         )
     return out
+
+
+class TemplateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workflow: str = Field(max_length=100, description="the workflow whose draft becomes a template")
+    id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/templates", response_model=dict[str, Any], status_code=201, tags=["templates"])
+def publish_template(body: TemplateCreate, session: SessionDep, me: AdminUser) -> dict[str, Any]:
+    """Put a workflow in the gallery as a template (its draft, which must have no errors)."""
+    workflow = _get(session, body.workflow)
+    template_id = body.id or workflow.key
+    if template_id in list_templates() or session.get(GalleryTemplate, template_id) is not None:
+        raise ApiError(409, "exists", f"the gallery has a template {template_id!r} already")
+    errors = [p for p in _problems(session, workflow.draft) if p.severity == "error"]
+    if errors:
+        raise ApiError(
+            422,
+            "invalid_workflow",
+            f"the draft has {len(errors)} error(s); fix them before it becomes a template",
+            [p.model_dump() for p in errors],
+        )
+    now = clock.now()
+    row = GalleryTemplate(
+        id=template_id,
+        name=body.name or workflow.name,
+        description=workflow.description if body.description is None else body.description,
+        definition=dict(workflow.draft),
+        source_workflow=workflow.key,
+        created_at=now,
+        created_by=me.username,
+    )
+    session.add(row)
+    audit(session, "template.published", actor=me.username, now=now, template=template_id)
+    session.commit()
+    return {"id": row.id, "name": row.name, "description": row.description, "shipped": False}
+
+
+@router.delete("/templates/{template_id}", status_code=204, tags=["templates"])
+def remove_template(template_id: str, session: SessionDep, me: AdminUser) -> None:
+    """Take a published template out of the gallery (the shipped ones stay: 409)."""
+    if template_id in list_templates():
+        raise ApiError(409, "shipped", "a shipped template cannot be removed")
+    row = session.get(GalleryTemplate, template_id)
+    if row is None:
+        raise not_found("template", template_id)
+    session.delete(row)
+    audit(session, "template.removed", actor=me.username, now=clock.now(), template=template_id)
+    session.commit()
 
 
 @router.post(
@@ -548,10 +618,14 @@ def use_template(
     template_id: str, body: WorkflowCreate, session: SessionDep, me: DesignerUser
 ) -> WorkflowOut:
     """Start a new workflow (``body.key``) from a template's draft."""
-    try:
-        raw = read_template(template_id)
-    except KeyError:
-        raise not_found("template", template_id) from None
+    stored = session.get(GalleryTemplate, template_id)
+    if stored is not None:
+        raw: dict[str, Any] = {**stored.definition, "name": stored.name}
+    else:
+        try:
+            raw = read_template(template_id)
+        except KeyError:
+            raise not_found("template", template_id) from None
     return create_workflow(
         WorkflowCreate(
             key=body.key,

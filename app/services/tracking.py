@@ -13,6 +13,7 @@ a colour or logo that does not fit is left out rather than written into the page
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -22,7 +23,7 @@ from jinja2 import Environment, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import Instance
+from app.db.models import AppSetting, Instance
 from app.settings import Settings
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -82,8 +83,17 @@ def tracking(instance: Instance) -> Tracking:
     return Tracking(stages, status)
 
 
-def brand(settings: Settings) -> Brand:
-    extra = settings.extra
+BRAND_KEYS = ("brand_name", "brand_color", "brand_logo_url")
+
+
+def stored_brand(session: Session) -> dict[str, str]:
+    """What an admin set in the console (``PUT /api/admin/branding``), over the environment."""
+    rows = session.scalars(select(AppSetting).where(AppSetting.key.in_(BRAND_KEYS)))
+    return {row.key: row.value for row in rows}
+
+
+def brand(settings: Settings, stored: Mapping[str, str] | None = None) -> Brand:
+    extra = {**settings.extra, **(stored or {})}
     color = extra.get("brand_color", "").strip()
     logo = extra.get("brand_logo_url", "").strip() or None
     origin = None
@@ -146,7 +156,9 @@ def _page() -> Template:
     return Environment(autoescape=True).from_string(PAGE)
 
 
-def render_page(found: Tracking | None, settings: Settings) -> str:
+def render_page(
+    found: Tracking | None, settings: Settings, stored: Mapping[str, str] | None = None
+) -> str:
     """The HTML page for a tracking link (``found`` None: the link is unknown)."""
     stages = [
         {
@@ -158,7 +170,7 @@ def render_page(found: Tracking | None, settings: Settings) -> str:
         for s in (found.stages if found else [])
     ]
     return _page().render(
-        brand=brand(settings),
+        brand=brand(settings, stored),
         heading="Your order" if found else "Not found",
         found=found is not None,
         status=STATUS_TEXT[found.status] if found else "",

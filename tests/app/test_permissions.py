@@ -180,6 +180,20 @@ ROWS: list[Row] = [
         body({"key": "tpl-{tag}-{who}"}),
         template_id="template",
     ),
+    row(
+        "POST",
+        "/api/templates",
+        with_status(ADMIN, 201),
+        body({"workflow": "order-management", "id": "t-{tag}-{who}"}),
+    ),
+    row(
+        "DELETE",
+        "/api/templates/{template_id}",
+        (401, 403, 403, 403, 409),
+        template_id="template",
+        note="a shipped template stays",
+        codes={409: "shipped"},
+    ),
     # --- instances --------------------------------------------------------------------------
     row(
         "POST",
@@ -525,6 +539,9 @@ ROWS: list[Row] = [
         body({}),
         endpoint_id="endpoint",
     ),
+    # --- branding ---------------------------------------------------------------------------
+    row("GET", "/api/admin/branding", ADMIN),
+    row("PUT", "/api/admin/branding", ADMIN, body({"name": "Acme"})),
     # --- retention --------------------------------------------------------------------------
     row("GET", "/api/admin/retention", ADMIN),
     row(

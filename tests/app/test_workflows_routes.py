@@ -265,3 +265,45 @@ def test_simulate_refuses_bad_input_with_json_errors(login: Login) -> None:
     assert dana.post(url, json={"definition": odd, "data": {"a": "given"}}).status_code == 200
     assert_error(dana.post("/api/workflows/nowhere/simulate", json={}), 404, "not_found")
     assert_error(login("walt").post(url, json={}), 403, "forbidden")
+
+
+def test_an_admin_publishes_a_workflow_as_a_template_others_use_it_and_it_can_be_removed(
+    login: Login,
+) -> None:
+    admin, dana = login("admin"), login("dana")
+    assert (
+        admin.post("/api/workflows", json={"key": "simple", "draft": simple()}).status_code == 201
+    )
+    made = admin.post(
+        "/api/templates",
+        json={"workflow": "simple", "id": "simple-check", "name": "Simple check"},
+    )
+    assert made.status_code == 201, made.text
+    gallery = {t["id"]: t for t in dana.get("/api/templates").json()}
+    assert gallery["simple-check"]["shipped"] is False
+    assert gallery["order-management"]["shipped"] is True
+    used = dana.post("/api/templates/simple-check/use", json={"key": "my-check"})
+    assert used.status_code == 201, used.text
+    assert used.json()["draft"]["nodes"][1]["id"] == "check"
+    assert used.json()["name"] == "Simple check"
+
+    assert (
+        admin.post("/api/templates", json={"workflow": "simple", "id": "simple-check"}).status_code
+        == 409
+    )
+    assert dana.post("/api/templates", json={"workflow": "simple", "id": "x"}).status_code == 403
+    assert admin.delete("/api/templates/order-management").status_code == 409
+    assert admin.delete("/api/templates/simple-check").status_code == 204
+    assert "simple-check" not in {t["id"] for t in dana.get("/api/templates").json()}
+    assert dana.post("/api/templates/simple-check/use", json={"key": "again"}).status_code == 404
+
+
+def test_a_draft_with_errors_does_not_become_a_template(login: Login) -> None:
+    admin = login("admin")
+    broken = simple()
+    broken["edges"] = broken["edges"][:1]  # the task leads nowhere
+    assert admin.post("/api/workflows", json={"key": "simple", "draft": broken}).status_code == 201
+    refused = admin.post("/api/templates", json={"workflow": "simple"})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "invalid_workflow"
+    assert admin.post("/api/templates", json={"workflow": "nope"}).status_code == 404

@@ -336,3 +336,53 @@ def test_the_admin_pages_are_for_admins_only(page_as):
     mia = page_as("mia")
     mia.goto("/admin/users")
     expect(mia.get_by_role("heading", name="Admins only")).to_be_visible()
+
+
+def test_admin_brands_the_tracking_page_from_the_console(page_as, server: Server, admin_api):
+    admin = page_as("admin")
+    admin.goto("/admin/branding")
+    form = admin.get_by_role("form", name="Branding")
+    form.get_by_label("Company name").fill("Acme <Mugs>")
+    form.get_by_label("Colour as hex").fill("#0f766e")
+    form.get_by_role("button", name="Save branding").click()
+    expect(admin.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    screenshot(admin, "admin-branding")
+    started = admin_api.post(
+        "/api/workflows/order-management/instances",
+        json={
+            "data": {
+                "order_id": "BRAND-1",
+                "customer": {"name": "Ada", "email": "ada@example.com"},
+                "items": [{"sku": "MUG-01", "quantity": 1}],
+                "total": 20,
+                "payment": {"method": "invoice"},
+            }
+        },
+    )
+    page = httpx.get(f"{server.url}/track/{started.json()['tracking_token']}")
+    assert "Acme &lt;Mugs&gt;" in page.text
+    assert "#0f766e" in page.text
+    form.get_by_role("button", name="Back to the defaults").click()
+    expect(form.get_by_label("Company name")).to_have_value("Stepwise")
+    assert admin.errors == []
+
+
+def test_admin_publishes_a_workflow_as_a_template_and_designers_find_it(page_as, admin_api):
+    admin = page_as("admin")
+    _accept_dialogs(admin)
+    admin.goto("/admin/templates")
+    form = admin.get_by_role("form", name="Publish a workflow as a template")
+    form.get_by_label("Workflow").select_option("vacation-request")
+    form.get_by_label("Template name").fill("Time off (ours)")
+    form.get_by_role("button", name="Publish as template").click()
+    card = admin.get_by_role("article", name="Template Time off (ours)")
+    expect(card).to_be_visible()
+    dana = page_as("dana")
+    dana.goto("/workflows")
+    expect(
+        dana.get_by_test_id("template-gallery").get_by_role("heading", name="Time off (ours)")
+    ).to_be_visible()
+    card.get_by_role("button", name="Remove Time off (ours) from the gallery").click()
+    expect(card).to_have_count(0)
+    assert "time-off-ours" not in {t["id"] for t in admin_api.get("/api/templates").json()}
+    assert admin.errors == []

@@ -1,87 +1,100 @@
-// Branding: read-only. The service has no endpoint to change it; it is set in the server's environment.
+// Branding: the company name, colour and logo customers see on their order tracking page.
+import { useEffect, useState, type FormEvent } from "react";
+
+import { api } from "../../api";
 import { ErrorNote, PageHeader, Spinner } from "../../components/ui";
 import { useLoad } from "../../components/useLoad";
-import { Section } from "./common";
+import { Section, useAction } from "./common";
 
 interface Brand {
-  name: string | null;
-  color: string | null;
-  logo: string | null;
+  name: string;
+  color: string;
+  logo_url: string | null;
+  set_here: string[];
 }
-
-/** The brand as customers see it: read from the tracking page of a link that does not exist
- * (it is rendered with the same brand as every tracking page). */
-async function loadBrand(): Promise<Brand> {
-  const response = await fetch("/track/not-a-real-link", { credentials: "omit" });
-  const html = await response.text();
-  const page = new DOMParser().parseFromString(html, "text/html");
-  const style = page.querySelector("style")?.textContent ?? "";
-  return {
-    name: page.querySelector("header p")?.textContent?.trim() || null,
-    color: /--brand:\s*([^;]+);/.exec(style)?.[1]?.trim() ?? null,
-    logo: page.querySelector("header img")?.getAttribute("src") ?? null,
-  };
-}
-
-const SETTINGS = [
-  { variable: "STEPWISE_SETTING_BRAND_NAME", what: "Company name", example: "Acme Shop" },
-  { variable: "STEPWISE_SETTING_BRAND_COLOR", what: "Colour (#rgb or #rrggbb)", example: "#0f766e" },
-  { variable: "STEPWISE_SETTING_BRAND_LOGO_URL", what: "Logo (https://…, or a path on this site)", example: "https://acme.example/logo.svg" },
-];
 
 export default function Branding() {
-  const brand = useLoad(loadBrand, []);
-  const b = brand.data;
+  const brand = useLoad(() => api.get<Brand>("/api/admin/branding"), []);
+  const action = useAction();
+  const [name, setName] = useState("");
+  const [color, setColor] = useState("#4338ca");
+  const [logo, setLogo] = useState("");
+  const [saved, setSaved] = useState(false);
+
+  useEffect(() => {
+    if (!brand.data) return;
+    setName(brand.data.name);
+    setColor(brand.data.color);
+    setLogo(brand.data.logo_url ?? "");
+  }, [brand.data]);
+
+  function save(event: FormEvent) {
+    event.preventDefault();
+    setSaved(false);
+    void action.run(async () => {
+      await api.put<Brand>("/api/admin/branding", { name, color, logo_url: logo });
+      brand.reload();
+      setSaved(true);
+    });
+  }
+
+  const reset = () =>
+    action.run(async () => {
+      await api.put<Brand>("/api/admin/branding", { name: "", color: "", logo_url: "" });
+      brand.reload();
+    });
+
   return (
     <div>
       <PageHeader title="Branding" />
-      <Section title="What customers see" hint="The company name, colour and logo on the customer's order tracking page. They cannot be changed here: the service has no endpoint for branding yet.">
-        <ErrorNote error={brand.error} />
-        {brand.loading && !b ? (
+      <Section
+        title="What customers see"
+        hint="The company name, colour and logo on the customer's order tracking page. What is not set here comes from the server's STEPWISE_SETTING_BRAND_* settings."
+      >
+        <ErrorNote error={action.error ?? brand.error} />
+        {saved && (
+          <p className="ok-note" role="status">
+            Saved. Tracking pages show it from now on.
+          </p>
+        )}
+        {brand.loading && !brand.data ? (
           <Spinner />
         ) : (
-          <div className="card">
-            <dl className="facts" aria-label="Current branding">
-              <dt>Company name</dt>
-              <dd>{b?.name ?? <span className="hint">unknown</span>}</dd>
-              <dt>Colour</dt>
-              <dd>
-                {b?.color ? (
-                  <>
-                    <span className="swatch" style={{ background: b.color }} aria-hidden="true" /> <span className="mono">{b.color}</span>
-                  </>
-                ) : (
-                  <span className="hint">unknown</span>
-                )}
-              </dd>
-              <dt>Logo</dt>
-              <dd className="wrap-anywhere">{b?.logo ? <span className="mono">{b.logo}</span> : <span className="hint">none set</span>}</dd>
-            </dl>
-          </div>
+          <form className="card" onSubmit={save} aria-label="Branding" style={{ display: "grid", gap: "0.8rem", maxWidth: 520 }}>
+            <label>
+              Company name
+              <input value={name} onChange={(e) => setName(e.target.value)} maxLength={100} />
+            </label>
+            <label>
+              Colour
+              <span className="row">
+                <input type="color" aria-label="Pick a colour" value={/^#[0-9a-f]{6}$/i.test(color) ? color : "#4338ca"} onChange={(e) => setColor(e.target.value)} />
+                <input aria-label="Colour as hex" value={color} onChange={(e) => setColor(e.target.value)} maxLength={7} style={{ width: "8rem" }} />
+              </span>
+            </label>
+            <label>
+              Logo address
+              <input value={logo} onChange={(e) => setLogo(e.target.value)} placeholder="https://… or /path/on/this/site.png" maxLength={500} />
+            </label>
+            <div className="row">
+              <button type="submit" className="primary" disabled={action.busy}>
+                Save branding
+              </button>
+              <button type="button" onClick={reset} disabled={action.busy || !brand.data?.set_here.length}>
+                Back to the defaults
+              </button>
+              {brand.data && brand.data.set_here.length > 0 && <span className="hint">Set here: {brand.data.set_here.join(", ")}</span>}
+            </div>
+          </form>
         )}
       </Section>
-      <Section title="How to change it" hint="Set these in the environment of every Stepwise process and restart them. A colour or logo that does not fit the pattern is left out.">
-        <div className="table-wrap">
-          <table aria-label="Branding settings">
-            <thead>
-              <tr>
-                <th>Setting</th>
-                <th>Environment variable</th>
-                <th>Example</th>
-              </tr>
-            </thead>
-            <tbody>
-              {SETTINGS.map((s) => (
-                <tr key={s.variable}>
-                  <td>{s.what}</td>
-                  <td className="mono">{s.variable}</td>
-                  <td className="mono">{s.example}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+      <Section title="Preview">
+        <div className="card" style={{ borderTop: `4px solid ${color}`, maxWidth: 520 }} aria-label="Preview of the tracking page header">
+          <p style={{ color, fontWeight: 600, fontSize: "1.2rem", margin: 0 }}>{name || "Stepwise"}</p>
+          <p className="muted" style={{ margin: "0.3rem 0 0" }}>
+            Your order · Shipped
+          </p>
         </div>
-        <p className="hint">The staff app (these pages) always shows the Stepwise name and colours.</p>
       </Section>
     </div>
   );

@@ -1,0 +1,80 @@
+"""Branding: the company name, colour and logo on the customer's tracking page, set by an admin
+(over ``STEPWISE_SETTING_BRAND_*``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete
+
+from app import clock
+from app.db.models import AppSetting
+from app.deps import AdminUser, SessionDep
+from app.errors import ApiError
+from app.schemas import ERRORS
+from app.services import tracking
+from app.services.records import audit
+
+router = APIRouter(prefix="/api/admin/branding", tags=["admin"], responses=ERRORS)
+
+
+class BrandingIn(BaseModel):
+    """Only the fields sent change; an empty text goes back to the environment's value."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=100, examples=["Acme Mugs"])
+    color: str | None = Field(default=None, max_length=20, examples=["#0f766e"])
+    logo_url: str | None = Field(default=None, max_length=500, examples=["/logo.png"])
+
+
+class BrandingOut(BaseModel):
+    name: str
+    color: str
+    logo_url: str | None
+    set_here: list[str] = Field(
+        description="the fields an admin set (the rest come from the environment)"
+    )
+
+
+def _out(request: Request, stored: dict[str, str]) -> BrandingOut:
+    shown = tracking.brand(request.app.state.settings, stored)
+    return BrandingOut(
+        name=shown.name,
+        color=shown.color,
+        logo_url=shown.logo_url,
+        set_here=sorted(k.removeprefix("brand_") for k in stored),
+    )
+
+
+@router.get("", response_model=BrandingOut)
+def get_branding(request: Request, session: SessionDep, me: AdminUser) -> BrandingOut:
+    return _out(request, tracking.stored_brand(session))
+
+
+@router.put("", response_model=BrandingOut)
+def set_branding(
+    body: BrandingIn, request: Request, session: SessionDep, me: AdminUser
+) -> BrandingOut:
+    changes = {
+        f"brand_{k}": v.strip()
+        for k, v in body.model_dump(exclude_unset=True).items()
+        if v is not None
+    }
+    if (color := changes.get("brand_color")) and not tracking.COLOR.match(color):
+        raise ApiError(422, "invalid_color", "the colour must be a hex colour such as #0f766e")
+    if logo := changes.get("brand_logo_url"):
+        checked = tracking.brand(request.app.state.settings, {"brand_logo_url": logo})
+        if checked.logo_url is None:
+            raise ApiError(
+                422,
+                "invalid_logo_url",
+                "the logo must be an https:// address or a path on this site",
+            )
+    now = clock.now()
+    for key, value in changes.items():
+        session.execute(delete(AppSetting).where(AppSetting.key == key))
+        if value:
+            session.add(AppSetting(key=key, value=value, updated_at=now, updated_by=me.username))
+    audit(session, "branding.changed", actor=me.username, now=now, fields=sorted(changes))
+    session.commit()
+    return _out(request, tracking.stored_brand(session))
