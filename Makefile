@@ -35,7 +35,7 @@ run: $(STAMP) $(FRONTEND_DIST)
 	$(BIN)/stepwise run
 
 test: $(STAMP) $(FRONTEND_DIST)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP) $(FRONTEND_DEPS)
 	$(BIN)/ruff check .

@@ -452,6 +452,8 @@ def run(
             name: Caller(cluster, name, passwords[name])
             for name in ("admin", "mia", "walt", "wendy", "shay")
         }
+        for caller in callers.values():
+            stack.callback(caller.client.close)
         secret = (
             callers["admin"]
             .call("POST", "/api/admin/webhooks/order-management/secrets")
