@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from designer import Scenario, simulate
+from designer import Scenario, sample_for, simulate
 from designer.templates import TEMPLATES_DIR
-from engine import DefinitionError, has_errors, parse_definition, validate
+from engine import DefinitionError, EngineError, has_errors, parse_definition, validate
 
 DEMO_ORDER: dict[str, Any] = {
     "order_id": "A-1001",
@@ -82,11 +82,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem)
         return 1
-    data = _load_json(args.data) if args.data else {}
+    data = _load_json(args.data) if args.data else _sample_start(definition)
     start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    return _print_simulation(definition, data, start, Scenario())
+    try:
+        return _print_simulation(definition, data, start, Scenario())
+    except EngineError as exc:
+        print(f"The test run could not start: {exc}. Give the start data with --data FILE.")
+        return 1
+
+
+def _sample_start(definition: Any) -> dict[str, Any]:
+    """Sample answers to the start form (what a person would fill in), when no --data is given."""
+    for node in definition.nodes:
+        if node.type == "start" and node.form:
+            sample = sample_for(node.form)
+            return sample if isinstance(sample, dict) else {}
+    return {}
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -77,3 +77,21 @@ def test_simulate_prints_path_stages_and_effects(
 def test_demo_drives_the_order_template_headless(capsys: pytest.CaptureFixture[str]):
     assert main(["demo"]) == 0
     assert "Status: completed" in capsys.readouterr().out
+
+
+def test_simulate_without_data_fills_the_start_form_with_sample_answers(
+    capsys: pytest.CaptureFixture[str],
+):
+    vacation = ORDER_TEMPLATE.parent / "vacation-request.json"
+    assert main(["simulate", str(vacation)]) == 0
+    assert "Status: completed" in capsys.readouterr().out
+
+
+def test_simulate_with_data_the_start_refuses_says_so_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    data = tmp_path / "data.json"
+    data.write_text('{"starts_on": "not a date"}')
+    vacation = ORDER_TEMPLATE.parent / "vacation-request.json"
+    assert main(["simulate", str(vacation), "--data", str(data)]) == 1
+    assert "could not start" in capsys.readouterr().out
