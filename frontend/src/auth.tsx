@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 
 import { api, ApiError, setCsrfToken, type Me } from "./api";
 
@@ -15,21 +15,29 @@ const AuthContext = createContext<Auth | null>(null);
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [me, setMe] = useState<Me | null>(null);
   const [loading, setLoading] = useState(true);
+  // Bumped by every login and logout: the first "who am I?" answer, if it arrives after the
+  // person has already signed in (a fast typist, a test), must not sign them out again.
+  const generation = useRef(0);
 
   const adopt = useCallback((who: Me | null) => {
+    generation.current += 1;
     setCsrfToken(who?.csrf_token ?? null);
     setMe(who);
+    setLoading(false);
   }, []);
 
   useEffect(() => {
+    const asked = generation.current;
+    const settle = (who: Me | null) => {
+      if (generation.current === asked) adopt(who);
+    };
     api
       .get<Me>("/api/me")
-      .then(adopt)
+      .then(settle)
       .catch((error: unknown) => {
         if (!(error instanceof ApiError && error.status === 401)) console.error(error);
-        adopt(null);
-      })
-      .finally(() => setLoading(false));
+        settle(null);
+      });
   }, [adopt]);
 
   const value = useMemo<Auth>(

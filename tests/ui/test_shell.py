@@ -22,6 +22,37 @@ def test_login_lands_in_the_inbox_with_navigation_for_the_persons_roles(page_as)
     assert walt.errors == []
 
 
+def test_a_late_first_who_am_i_answer_does_not_sign_out_who_just_signed_in(browser, server):
+    """The page asks "who am I?" as it loads; if the person signs in before that (first,
+    anonymous) answer arrives, the answer is stale and must not put the login form back."""
+    context = browser.new_context(base_url=server.url)
+    page = context.new_page()
+    held: list = []
+
+    def hold_the_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/api/me", hold_the_first)
+    page.goto("/login")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(server.passwords["admin"])
+    page.get_by_role("button", name="Sign in").click()
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Inbox")).to_be_visible()
+    assert len(held) == 1
+    held[0].fulfill(  # what it would have said: nobody is signed in on this page yet
+        status=401, json={"error": {"code": "unauthenticated", "message": "log in first"}}
+    )
+    # let the page handle the answer (two frames) before looking again
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    expect(nav.get_by_role("link", name="Inbox")).to_be_visible()
+    assert page.get_by_role("button", name="Sign in").count() == 0
+    context.close()
+
+
 def test_a_wrong_password_says_so_and_stays_on_the_login_page(browser, server):
     context = browser.new_context(base_url=server.url)
     page = context.new_page()
