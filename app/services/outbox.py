@@ -26,7 +26,6 @@ from typing import Any
 
 import httpx
 from jinja2 import TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -48,12 +47,12 @@ from app.services.people import deliver_inbox, sweep_windows
 from app.services.records import audit
 from app.services.runner import DefinitionCache, lock_instance
 from app.services.schedules import start_due_runs
+from app.services.templates import TemplateRefused, render
 from app.settings import Settings
 from engine import FireTimer, HttpFailed, HttpResult, SubworkflowFinished, parse_duration
 
 log = logging.getLogger("stepwise.worker")
 LEASE = timedelta(seconds=60)
-_jinja = ImmutableSandboxedEnvironment(autoescape=False)
 
 
 @dataclass
@@ -65,17 +64,6 @@ class Worker:
     settings: Settings
     client: httpx.Client
     clock: Clock | None = None
-
-
-def render(value: Any, context: dict[str, Any]) -> Any:
-    """Render every string inside ``value`` as a sandboxed Jinja2 template."""
-    if isinstance(value, str):
-        return _jinja.from_string(value).render(context) if "{" in value else value
-    if isinstance(value, dict):
-        return {k: render(v, context) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render(v, context) for v in value]
-    return value
 
 
 def _context(worker: Worker, row: Outbox, data: dict[str, Any]) -> dict[str, Any]:
@@ -529,7 +517,8 @@ def _http(
             deadline_s=float(request.get("timeout_s", 10)),
             max_bytes=worker.settings.http_max_response_bytes,
         )
-    except (egress.EgressRefused, egress.ResponseTooLarge) as exc:  # trying again cannot help
+    except (egress.EgressRefused, egress.ResponseTooLarge, TemplateRefused) as exc:
+        # refused, too large, or a template refused: trying again cannot help
         _answer(worker, row_id, instance_id, HttpFailed(payload["request_id"], str(exc)), now=now)
         return
     except (httpx.HTTPError, ValueError) as exc:
@@ -674,10 +663,13 @@ def _notify(
             context["task"] = actionlinks.task_context(session, task, now, user=user)
             session.commit()  # the links' rows
     channel = str(payload["channel"])
+    # the service's own notifications are final text (they quote what people typed); only a
+    # workflow's notify step has templates
+    shown = (lambda value, _: value) if payload.get("literal") else render
     try:
-        to = str(render(payload["to"], context))
-        subject = str(render(payload.get("subject") or "", context))
-        text = str(render(payload.get("body") or "", context))
+        to = str(shown(payload["to"], context))
+        subject = str(shown(payload.get("subject") or "", context))
+        text = str(shown(payload.get("body") or "", context))
     except TemplateError as exc:
         error = f"the {channel} notification does not render: {type(exc).__name__}: {exc}"
         _notification_failed(worker, row_id, payload, "notification_template", error, now=now)

@@ -61,7 +61,9 @@ def notify(
     task_id: str | None = None,
     key: str,
 ) -> None:
-    """Queue an in-app notification for ``user:<name>`` or ``role:<name>`` through the outbox."""
+    """Queue an in-app notification for ``user:<name>`` or ``role:<name>`` through the outbox.
+    ``title`` and ``body`` are final text, not templates: they quote what people typed (a task
+    name, an out-of-office note), which must show as typed, ``{{`` and all."""
     session.add(
         Outbox(
             instance_id=instance_id,
@@ -75,6 +77,7 @@ def notify(
                 "data": {},
                 "instance_id": instance_id,
                 "task_id": task_id,
+                "literal": True,
             },
             next_attempt_at=now,
             created_at=now,

@@ -260,3 +260,19 @@ def test_an_admin_skips_an_incident_the_instance_goes_on_without_the_answer(app,
     again = admin.post(f"/api/instances/{instance_id}/incidents/{incident['id']}/retry")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "incident_closed"
+
+
+def test_the_services_own_notifications_show_what_people_typed_not_run_it(app, login):
+    """A task name or an out-of-office note quoted in a notification is text: ``{{ 7*7 }}``
+    stays as typed, and a broken ``{%`` loses nothing."""
+    from app.services.records import notify
+
+    now = datetime.now(UTC)
+    typed = "Check {{ 7*7 }} and {% if"
+    with app.state.sessionmaker() as session:
+        notify(session, "user:walt", f"Completed {typed}", f"Note: {typed}", now=now, key="n-1")
+        session.commit()
+    tick(app.state.worker, now=now)
+    page = login("walt").get("/api/notifications").json()
+    found = [n for n in page["items"] if n["title"].startswith("Completed")]
+    assert [(n["title"], n["body"]) for n in found] == [(f"Completed {typed}", f"Note: {typed}")]
