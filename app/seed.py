@@ -32,16 +32,21 @@ ROLES = {
     "it": "Sets up accounts and equipment for new hires",
     "hr": "Handles new hires' paperwork",
 }
+# every role a shipped workflow hands work to has someone in it, so each can be tried out
 DEMO_PEOPLE = [
     ("admin", "Avery Admin", ["admin", "designer", "employee", "manager"]),
-    ("dana", "Dana Designer", ["designer", "employee"]),
-    ("sam", "Sam Sales", ["sales", "employee"]),
-    ("fiona", "Fiona Finance", ["finance", "employee"]),
+    ("dana", "Dana Designer", ["designer", "employee", "hr"]),
+    ("sam", "Sam Sales", ["sales", "employee", "purchasing"]),
+    ("fiona", "Fiona Finance", ["finance", "employee", "cfo", "accounts_payable"]),
     ("walt", "Walt Warehouse", ["warehouse", "employee"]),
     ("wendy", "Wendy Warehouse", ["warehouse", "employee"]),
-    ("mia", "Mia Manager", ["warehouse_manager", "warehouse", "employee", "manager"]),
+    (
+        "mia",
+        "Mia Manager",
+        ["warehouse_manager", "warehouse", "employee", "manager", "department_head"],
+    ),
     ("shay", "Shay Shipping", ["shipping", "employee"]),
-    ("suki", "Suki Support", ["support", "employee"]),
+    ("suki", "Suki Support", ["support", "employee", "it"]),
 ]
 INVENTORY = [
     {"sku": "MUG-01", "warehouse": "Berlin", "name": "Stepwise mug", "on_hand": 120},

@@ -72,6 +72,12 @@ REPORTS: list[tuple[str, str, str, dict[str, Any] | None]] = [
         "/api/reports/query",
         {**Q, "measure": "cycle_time", "group_by": "data.warehouse"},
     ),
+    (
+        "query_time_in_step_by_data_field",
+        "POST",
+        "/api/reports/query",
+        {**Q, "measure": "time_in_step", "group_by": "data.warehouse"},
+    ),
 ]
 
 

@@ -207,7 +207,6 @@ class Instance(Base):
     __table_args__ = (
         Index("ix_instances_workflow_status", "workflow_key", "status"),
         Index("ix_instances_started_at", "started_at"),
-        Index("ix_instances_workflow_finished", "workflow_key", "finished_at"),
         # reports: covering indexes, so that a report reads no instance row (states are large)
         Index(
             "ix_instances_report_started",
@@ -224,6 +223,7 @@ class Instance(Base):
             "started_at",
             "status",
             "workflow_version",
+            "id",
         ),
     )
 
@@ -247,6 +247,20 @@ class Instance(Base):
 
     # Optimistic locking: every UPDATE says "WHERE version = <the version read>".
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class InstanceField(Base):
+    """A top-level data field of an instance as text, kept in step with its state by the
+    runner, so that reports group on it without reading states (``app.services.fields``)."""
+
+    __tablename__ = "instance_fields"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - the key is the row
+
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 def _risk_at(context: Any) -> datetime | None:
@@ -289,6 +303,7 @@ class Task(Base):
             "due_at",
             "completed_by",
             "role",
+            "instance_id",
         ),
     )
 

@@ -19,7 +19,16 @@ from typing import Any
 from sqlalchemy import JSON, Connection, DateTime, Engine, Text, bindparam, cast, insert
 from sqlalchemy.dialects.postgresql import JSONB
 
-from app.db.models import AuditEvent, Instance, Task, TaskCandidate, UtcDateTime, new_id
+from app.db.models import (
+    AuditEvent,
+    Instance,
+    InstanceField,
+    Task,
+    TaskCandidate,
+    UtcDateTime,
+    new_id,
+)
+from app.services.fields import report_fields
 
 CHUNK = 2000
 """Instances per transaction (with their tasks and audit events, about 15 times as many rows)."""
@@ -129,6 +138,7 @@ class _Rows:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     candidates: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    fields: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, instance: HistoryInstance) -> None:
         i = instance
@@ -156,6 +166,10 @@ class _Rows:
                 "finished_at": i.finished_at,
                 "open_incidents": 0,
             }
+        )
+        self.fields.extend(
+            {"instance_id": i.id, "name": name, "value": value}
+            for name, value in report_fields(data).items()
         )
         self._audit(i.started_at, "instance.started", i.started_by, i.id, workflow=i.workflow_key)
         for stage, _, at in i.stages:
@@ -307,6 +321,7 @@ def insert_history(
 
 def _write(connection: Connection, rows: _Rows) -> None:
     _insert(connection, Instance.__table__, rows.instances)
+    _insert(connection, InstanceField.__table__, rows.fields)
     _insert(connection, Task.__table__, rows.tasks)
     _insert(connection, TaskCandidate.__table__, rows.candidates)
     _insert(connection, AuditEvent.__table__, rows.audit)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy.orm import Session, aliased
 
-from app.db.models import Instance, Task
+from app.db.models import Instance, InstanceField, Task
 from app.errors import ApiError
 from app.services.reports import (
     FIELD_NAME,
@@ -109,7 +109,7 @@ def run_query(session: Session, query: Query, limit: int = MAX_GROUPS) -> Table:
         elif group == "role":
             key = Task.role
         else:
-            key = sql.data_field(group[5:])
+            key, joined, on = _data_field(Task.instance_id, group[5:])
         value: ColumnElement[Any] = (
             sql.seconds(Task.created_at, Task.completed_at)
             if query.measure == "time_in_step"
@@ -119,7 +119,7 @@ def run_query(session: Session, query: Query, limit: int = MAX_GROUPS) -> Table:
         )
         inner_query = select(key.label("g"), value.label("d")).where(*where)
         if group.startswith("data."):
-            inner_query = inner_query.join(Instance, Instance.id == Task.instance_id)
+            inner_query = inner_query.select_from(Task).outerjoin(joined, on)
     else:
         when = Instance.finished_at if query.measure == "cycle_time" else Instance.started_at
         where = [*instance_filters(filters, when)]
@@ -130,19 +130,19 @@ def run_query(session: Session, query: Query, limit: int = MAX_GROUPS) -> Table:
         elif group == "stage":
             key = Instance.stage
         else:
-            key = sql.data_field(group[5:])
+            key, joined, on = _data_field(Instance.id, group[5:])
         value = (
             sql.seconds(Instance.started_at, Instance.finished_at)
             if query.measure == "cycle_time"
             else literal(1)
         )
         inner_query = select(key.label("g"), value.label("d")).where(*where)
+        if group.startswith("data."):
+            inner_query = inner_query.select_from(Instance).outerjoin(joined, on)
     inner = inner_query.subquery()
     order = [inner.c.g] if timed else [func.count().desc(), inner.c.g]
     label: Callable[[Any], Any] = _label
-    if group.startswith("data."):
-        label = sql.label
-    elif timed:
+    if timed:
         label = partial(sql.period_label, unit=unit)
     if query.measure in ("cycle_time", "time_in_step"):
         found = distribution(
@@ -151,7 +151,6 @@ def run_query(session: Session, query: Query, limit: int = MAX_GROUPS) -> Table:
             ["g"],
             order="key" if timed else "count",
             limit=limit + 1,
-            costly=group.startswith("data."),
         )
         rows = [
             {
@@ -187,6 +186,14 @@ def run_query(session: Session, query: Query, limit: int = MAX_GROUPS) -> Table:
         rows = [{"group": label(r.g), "count": r.n} for r in result]
         columns = ["group", "count"]
     return Table(columns, rows[:limit], truncated=len(rows) > limit)
+
+
+def _data_field(instance_id: Any, name: str) -> tuple[Any, Any, ColumnElement[bool]]:
+    """The data field ``name`` of the instance ``instance_id`` refers to, from
+    ``instance_fields`` (``app.services.fields``): its value, and the table and condition of
+    the outer join that brings it (an instance without it falls in the group of no value)."""
+    stored = aliased(InstanceField, name="field")
+    return stored.value, stored, and_(stored.instance_id == instance_id, stored.name == name)
 
 
 def _label(value: Any) -> Any:

@@ -25,9 +25,7 @@ and buckets that move with every filter — fixed, readable buckets compare acro
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -39,13 +37,11 @@ from sqlalchemy import (
     Float,
     Integer,
     Subquery,
-    Text,
     and_,
     case,
     cast,
     extract,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -54,7 +50,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent, Instance, Task, Workflow, WorkflowVersion
-from app.errors import ApiError
 
 Period = Literal["day", "week", "month"]
 Measure = Literal["count", "cycle_time", "time_in_step", "sla_breach_rate"]
@@ -150,38 +145,6 @@ class Dialect:
         if unit == "week":
             return date.fromordinal(int(value) - JULIAN_ORDINAL).isoformat()
         return f"{value}-01" if unit == "month" else str(value)
-
-    def data_field(self, name: str) -> ColumnElement[str]:
-        """The instance data's top-level field ``name`` as text (``None`` when missing), the
-        JSON parsed once a row; ``label`` makes the texts alike on both databases. ``name``
-        goes into a bound JSON path, never into the SQL text."""
-        if not FIELD_NAME.match(name):
-            raise ApiError(422, "invalid_field", f"{name!r} is not a data field name")
-        path = Instance.state[("data", name)]
-        if self.postgres:
-            unquoted: ColumnElement[str] = path.as_string()  # #>>: "true" for true
-            return unquoted
-        json_path = f'$."data"."{name}"'
-        if sqlite3.sqlite_version_info >= (3, 38):
-            field: ColumnElement[str] = Instance.state.op("->", return_type=Text)(json_path)
-            return field  # JSON text: see ``label``
-        kind = func.json_type(Instance.state, json_path)  # older SQLite: three parses a row
-        return case(
-            (kind == "true", literal('"true"')),
-            (kind == "false", literal('"false"')),
-            else_=func.json_quote(func.json_extract(Instance.state, json_path)),
-        )
-
-    def label(self, value: Any) -> Any:
-        """A ``data_field`` value as PostgreSQL's ``#>>`` gives it: text unquoted, anything
-        else as JSON (``true``, ``30``, ``{"a": 1}``)."""
-        if self.postgres or not isinstance(value, str):
-            return value
-        try:
-            decoded = json.loads(value)
-        except ValueError:
-            return value
-        return decoded if isinstance(decoded, str) else json.dumps(decoded)
 
 
 def instance_filters(

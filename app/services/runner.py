@@ -32,7 +32,7 @@ from app.db.models import (
     new_id,
 )
 from app.errors import ApiError, not_found
-from app.services import assign, events, tables
+from app.services import assign, events, fields, tables
 from app.services.records import audit, notify, set_candidates
 from engine import (
     CallHttp,
@@ -190,7 +190,15 @@ def start_instance(
         data={"instance": events.instance_summary(instance)},
     )
     _finish_step(
-        session, compiled, instance, state, effects, actor=actor, now=now, calendars=calendars
+        session,
+        compiled,
+        instance,
+        state,
+        effects,
+        actor=actor,
+        now=now,
+        calendars=calendars,
+        stored_fields={},
     )
     return instance
 
@@ -241,13 +249,20 @@ def _finish_step(
     actor: str | None,
     now: datetime,
     calendars: Mapping[str, BusinessCalendar | None] | None = None,
+    stored_fields: dict[str, str] | None = None,
 ) -> None:
+    """Apply the step's effects (and the steps they lead to), then write the new state; the
+    data fields reports group on follow the data (``stored_fields``: what is stored now, when
+    not the fields of the state the instance had)."""
+    if stored_fields is None:
+        stored_fields = fields.report_fields(instance.state.get("data"))
     follow_ups: list[Command] = []
     for _ in range(MAX_CHAINED_STEPS):
         follow_ups += _apply(session, compiled, instance, effects, actor=actor, now=now)
         if not follow_ups:
             break
         state, effects = step(compiled, state, follow_ups.pop(0), now, calendars=calendars)
+    fields.sync(session, instance.id, stored_fields, fields.report_fields(state.get("data")))
     instance.state = state
     instance.status = state["status"]
     instance.stage = state["stage"]
