@@ -151,6 +151,7 @@ def run_query(session: Session, query: Query, limit: int = MAX_GROUPS) -> Table:
             ["g"],
             order="key" if timed else "count",
             limit=limit + 1,
+            costly=group.startswith("data."),
         )
         rows = [
             {

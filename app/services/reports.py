@@ -218,7 +218,7 @@ def distribution(
     values at the percentile ranks picked by ``max(CASE …)``. On SQLite, whose windows are
     slow, two: a ``GROUP BY`` for the counts, then the rows at each group's ranks, numbered
     by ``row_number()`` (a third less time) — unless ``inner`` is ``costly`` to compute (a
-    JSON data field), which one statement computes once.
+    data field, joined from ``instance_fields``), which one statement computes once.
     """
     if costly or Dialect(session).postgres:
         return _distribution_at_once(session, inner, keys, order=order, limit=limit)
