@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import CommandError, DefinitionError
@@ -108,6 +109,14 @@ def install(app: FastAPI) -> None:
                 "the request holds a value the database cannot store (e.g. a NUL character)",
             ),
             status_code=422,
+        )
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
+        # the instance's version check: another request changed it between our read and write
+        return JSONResponse(
+            body("conflict", "this was changed by someone else at the same moment; try again"),
+            status_code=409,
         )
 
     @app.exception_handler(OverflowError)

@@ -22,8 +22,8 @@ processes are polling. Each worker loops ``fire_due_timers(now=<system clock>)``
 nothing was due, sleeps ``POLL_S``. A timer's firing time is the moment its transaction
 committed (a SQLAlchemy ``after_commit`` hook in the worker, wall clock): lag = commit time -
 due time. The same is measured with the shipped in-process scheduler instead of the short
-loop (``timers.postgres_2proc_scheduler.*``: APScheduler's 1 s interval job running
-``outbox.tick``, which fires at most 100 timers a tick).
+loop (``timers.postgres_2proc_scheduler.*``: the app's APScheduler timer job, every
+``scheduler.TIMER_INTERVAL_S``, firing 100-timer batches for up to ``outbox.TICK_BUDGET_S``).
 
 Everything on 127.0.0.1; PostgreSQL databases are dropped and worker processes killed on
 the way out, also on errors.
@@ -475,7 +475,7 @@ LAG = [
         "postgres_2proc_scheduler",
         "scheduler",
         2,
-        "the app's APScheduler job, 1 s interval, at most 100 timers a tick",
+        "the app's APScheduler timer job, every 0.2 s, 100-timer batches for up to 2 s a tick",
     ),
 ]
 
