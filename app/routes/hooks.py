@@ -158,7 +158,7 @@ def _receive(request: Request, session: Session, key: str, body: bytes) -> JSONR
     digest = _sha256(body)
     headers = dict(request.headers)
     query = dict(request.query_params)
-    idem = delivery_id(scheme, headers)
+    idem = delivery_id(scheme, headers, payload)
     if idem:
         found = session.get(WebhookDelivery, (key, idem))
         if found is not None:
@@ -366,7 +366,7 @@ def _receive_message(request: Request, session: Session, name: str, body: bytes)
         correlation=correlation,
         data=data,
         key=messages.idempotency_key(
-            given or delivery_id(hook.scheme, headers), f"sha256:{content}"
+            given or delivery_id(hook.scheme, headers, payload), f"sha256:{content}"
         ),
         body_sha256=content,
         actor=f"hook:{name}"[:100],

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 
 class SignatureError(ValueError):
@@ -102,8 +103,10 @@ def sign(scheme: str, secret: str, body: bytes, *, now: datetime) -> dict[str, s
     }
 
 
-def delivery_id(scheme: str, headers: Mapping[str, str]) -> str | None:
-    """The sender's own id of a delivery, used when there is no Idempotency-Key."""
+def delivery_id(scheme: str, headers: Mapping[str, str], payload: Any = None) -> str | None:
+    """The sender's own id of a delivery, used when there is no Idempotency-Key: GitHub's
+    and Shopify's delivery headers, Stripe's event id (``evt_…``, in the body: Stripe sends
+    a retried event with the same id)."""
     h = {k.lower(): v for k, v in headers.items()}
     if h.get("idempotency-key"):
         return h["idempotency-key"]
@@ -111,4 +114,8 @@ def delivery_id(scheme: str, headers: Mapping[str, str]) -> str | None:
         return h.get("x-github-delivery")
     if scheme == "shopify":
         return h.get("x-shopify-webhook-id")
+    if scheme == "stripe" and isinstance(payload, dict):
+        event = payload.get("id")
+        if isinstance(event, str) and event.startswith("evt_") and len(event) <= 200:
+            return event
     return None

@@ -134,6 +134,23 @@ def test_a_retried_delivery_gets_the_same_instance_and_a_changed_body_is_refused
     assert count(admin, "order-management") == 1
 
 
+def test_a_stripe_event_sent_again_gets_the_same_instance_by_its_event_id(login, anonymous):
+    admin = login("admin")
+    key = "hook-stripe-retry"
+    draft = hook_flow(key, "stripe")
+    assert admin.post("/api/workflows", json={"key": key, "draft": draft}).status_code == 201
+    assert admin.post(f"/api/workflows/{key}/publish").status_code == 201
+    secret = secret_for(admin, key)
+    event = {"id": "evt_1NG8Du2eZvKYlo2CUI79vXWy", "type": "payment_intent.succeeded"}
+    first = deliver(anonymous, key, "stripe", secret, event)
+    again = deliver(anonymous, key, "stripe", secret, event)  # Stripe's retry: no header
+    assert first.status_code == 202, first.text
+    assert again.json() == {"instance_id": first.json()["instance_id"], "duplicate": True}
+    other = deliver(anonymous, key, "stripe", secret, {**event, "id": "evt_other"})
+    assert other.json()["instance_id"] != first.json()["instance_id"]
+    assert count(admin, key) == 2
+
+
 def test_retries_arriving_at_the_same_moment_start_one_instance(login, app):
     from fastapi.testclient import TestClient
 
