@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app import clock
-from app.db.models import Calendar
+from app.db.models import Calendar, Instance, Workflow, WorkflowVersion
 from app.deps import AdminUser, CurrentUser, SessionDep
 from app.errors import ApiError, not_found
 from app.schemas import ERRORS
@@ -90,10 +90,58 @@ def delete_calendar(name: str, request: Request, session: SessionDep, me: AdminU
     row = session.get(Calendar, name)
     if row is None:
         raise not_found("calendar", name)
+    if name not in DEFAULT_CALENDARS:  # a built-in's name falls back to the built-in
+        users = _in_use(session, name)
+        if users:
+            raise ApiError(
+                409,
+                "calendar_in_use",
+                f"calendar {name!r} is named by workflows that run on it: "
+                + ", ".join(f"{key} v{version}" for key, version in users)
+                + "; publish them without it (and let their running instances finish) first",
+                [{"workflow": key, "version": version} for key, version in users],
+            )
     session.delete(row)
     audit(session, "calendar.deleted", actor=me.username, now=clock.now(), calendar=name)
     session.commit()
     request.app.state.definitions.forget_calendars()
+
+
+def _in_use(session: SessionDep, name: str) -> list[tuple[str, int]]:
+    """The workflow versions that name calendar ``name`` (an SLA, a timer, a timeout) and
+    are published or have running instances."""
+    live = {
+        (key, version)
+        for key, version in session.execute(select(Workflow.key, Workflow.published_version))
+        if version is not None
+    }
+    live |= {
+        (key, version)
+        for key, version in session.execute(
+            select(Instance.workflow_key, Instance.workflow_version)
+            .where(Instance.status == "running")
+            .distinct()
+        )
+    }
+    found = []
+    for key, version in sorted(live):
+        definition = session.scalar(
+            select(WorkflowVersion.definition).where(
+                WorkflowVersion.workflow_key == key, WorkflowVersion.version == version
+            )
+        )
+        if _names(definition, name):
+            found.append((key, version))
+    return found
+
+
+def _names(value: Any, name: str) -> bool:
+    """Whether ``value`` (a definition's JSON) holds ``"calendar": name`` anywhere."""
+    if isinstance(value, dict):
+        return value.get("calendar") == name or any(_names(v, name) for v in value.values())
+    if isinstance(value, list):
+        return any(_names(v, name) for v in value)
+    return False
 
 
 def calendar_names(session: SessionDep) -> list[str]:

@@ -106,3 +106,20 @@ def test_a_workflow_naming_an_unknown_calendar_does_not_publish(login):
     r = admin.post("/api/workflows/bad-cal/publish")
     assert r.status_code == 422
     assert "unknown_calendar" in [p["code"] for p in r.json()["error"]["details"]]
+
+
+def test_a_calendar_a_published_workflow_names_is_not_deleted(login):
+    admin = login("admin")
+    assert admin.put("/api/calendars/berlin", json={"timezone": "Europe/Berlin"}).status_code == 200
+    draft = {**SLA_FLOW, "key": "berlin-sla"}
+    draft["nodes"] = [dict(n) for n in SLA_FLOW["nodes"]]
+    draft["nodes"][1] = {**draft["nodes"][1], "sla": {"due": "PT4H", "calendar": "berlin"}}
+    assert (
+        admin.post("/api/workflows", json={"key": "berlin-sla", "draft": draft}).status_code == 201
+    )
+    assert admin.post("/api/workflows/berlin-sla/publish").status_code == 201
+    r = admin.delete("/api/calendars/berlin")
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "calendar_in_use"
+    assert r.json()["error"]["details"] == [{"workflow": "berlin-sla", "version": 1}]
+    assert [c["name"] for c in admin.get("/api/calendars").json()].count("berlin") == 1
