@@ -303,7 +303,17 @@ class Task(Base):
             "due_at",
             "completed_by",
             "role",
+        ),
+        # the same tasks in instance order, for reports grouped by a data field: the lookups
+        # into instance_fields then go in key order (SQLite: 2.5 times faster than at random)
+        Index(
+            "ix_tasks_report_instance",
+            "workflow_key",
+            "status",
             "instance_id",
+            "completed_at",
+            "created_at",
+            "due_at",
         ),
     )
 

@@ -119,7 +119,11 @@ def run_query(session: Session, query: Query, limit: int = MAX_GROUPS) -> Table:
         )
         inner_query = select(key.label("g"), value.label("d")).where(*where)
         if group.startswith("data."):
-            inner_query = inner_query.select_from(Task).outerjoin(joined, on)
+            inner_query = (
+                inner_query.select_from(Task)
+                .outerjoin(joined, on)
+                .with_hint(Task, "INDEXED BY ix_tasks_report_instance", "sqlite")
+            )
     else:
         when = Instance.finished_at if query.measure == "cycle_time" else Instance.started_at
         where = [*instance_filters(filters, when)]

@@ -325,6 +325,19 @@ def test_builder_time_in_step_and_sla_rate(reports):
     ]
 
 
+def test_builder_groups_task_measures_by_the_instances_data_field(reports):
+    assert rows(query(reports, "time_in_step", "data.warehouse")) == [
+        {"group": "Berlin", "count": 3, "avg_s": 2400.0, "p50_s": 1800.0, "p90_s": 3600.0}
+    ]  # Leipzig's tasks are open or it had none
+    assert rows(query(reports, "sla_breach_rate", "data.warehouse")) == [
+        {"group": "Berlin", "with_due": 3, "breached": 1, "rate": 0.3333}
+    ]
+    assert rows(query(reports, "count", "data.warehouse")) == [
+        {"group": "Berlin", "count": 2},
+        {"group": "Leipzig", "count": 2},
+    ]
+
+
 def test_builder_answers_csv(reports):
     response = reports.post(
         "/api/reports/query",
