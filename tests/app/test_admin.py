@@ -64,7 +64,13 @@ def test_admin_routes_refuse_others(
 def test_users_list_shows_roles_and_whether_active(login: Login) -> None:
     listed = users(login("admin"))
     assert set(listed) >= {"admin", "dana", "mia", "walt"}
-    assert listed["mia"]["roles"] == ["employee", "manager", "warehouse", "warehouse_manager"]
+    assert listed["mia"]["roles"] == [
+        "department_head",
+        "employee",
+        "manager",
+        "warehouse",
+        "warehouse_manager",
+    ]
     assert listed["walt"]["is_active"] is True
     assert all("password" not in u and "password_hash" not in u for u in listed.values())
 
