@@ -521,6 +521,10 @@ def _http(
         # refused, too large, or a template refused: trying again cannot help
         _answer(worker, row_id, instance_id, HttpFailed(payload["request_id"], str(exc)), now=now)
         return
+    except TemplateError as exc:  # ({{ shipment.id }} without shipment): the same data again
+        error = f"the request does not render: {type(exc).__name__}: {exc}"
+        _answer(worker, row_id, instance_id, HttpFailed(payload["request_id"], error), now=now)
+        return
     except (httpx.HTTPError, ValueError) as exc:
         error = f"{type(exc).__name__}: {exc}"
         _retry_or_fail(worker, row_id, instance_id, payload, attempts, error, now=now)

@@ -362,3 +362,20 @@ def test_a_published_workflow_whose_template_tries_an_escape_gets_an_incident_sa
     assert row.status == ("failed" if kind == "notify" else "done")  # done: answered HttpFailed
     # a notification never holds the instance up; a call that failed waits for an admin
     assert open_nodes(admin, instance_id) == (["look"] if kind == "notify" else [])
+
+
+def test_an_http_template_that_does_not_render_fails_the_step_at_once(app: Any, login: Any) -> None:
+    """``{{ shipment.id }}`` without a shipment renders no better the next time: the step
+    fails at once (its error edge, or an incident an admin retries once the data is put
+    right), instead of being tried again and left waiting."""
+    admin = login("admin")
+    key = publish(admin, linear("unrenderable", http_step({"label": "{{ shipment.id }}"})))
+    instance_id = start_instance(admin, key)
+
+    tick(app.state.worker, now=datetime.now(UTC))
+
+    (incident,) = open_incidents(admin, instance_id)
+    assert "does not render" in incident["message"]
+    assert "shipment" in incident["message"]
+    (row,) = rows(app, instance_id, kind="call_http")
+    assert (row.attempts, row.status) == (1, "done")
