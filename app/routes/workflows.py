@@ -27,6 +27,7 @@ from app.schemas import (
 )
 from app.services.records import audit
 from app.services.schedules import check_cron
+from app.services.templates import problems as template_problems
 from designer import Scenario, Simulation, sample_for, simulate
 from designer.templates import list_templates, read_template
 from engine import Definition, DefinitionError, EngineError, parse_definition, validate
@@ -269,6 +270,7 @@ def _problems(session: Session, draft: dict[str, Any]) -> list[ProblemOut]:
         calendars=calendar_names(session),
     )
     out = [ProblemOut(**p.to_dict()) for p in problems]
+    out += _template_problems(draft)
     for node in draft.get("nodes", []) if isinstance(draft.get("nodes"), list) else []:
         trigger = node.get("trigger") if isinstance(node, dict) else None
         cron = trigger.get("cron") if isinstance(trigger, dict) else None
@@ -288,6 +290,34 @@ def _problems(session: Session, draft: dict[str, Any]) -> list[ProblemOut]:
                         field="trigger.cron",
                         severity="error",
                     ),
+                )
+    return out
+
+
+def _template_problems(draft: dict[str, Any]) -> list[ProblemOut]:
+    """Message and request templates that would not compile, or that the sandbox refuses:
+    found at publish, not by the first instance to reach the step."""
+    out: list[ProblemOut] = []
+    for node in draft.get("nodes", []) if isinstance(draft.get("nodes"), list) else []:
+        if not isinstance(node, dict):
+            continue
+        if node.get("type") == "notify":
+            parts = {k: node.get(k) for k in ("to", "subject", "body")}
+        elif node.get("type") == "http" and isinstance(node.get("request"), dict):
+            request = node["request"]
+            parts = {f"request.{k}": request.get(k) for k in ("url", "headers", "body")}
+        else:
+            continue
+        for name, value in parts.items():
+            for field, why in template_problems(value, name):
+                out.append(
+                    ProblemOut(
+                        code="bad_template",
+                        message=f"{node.get('name') or node.get('id')}: {why}",
+                        node=node.get("id"),
+                        field=field,
+                        severity="error",
+                    )
                 )
     return out
 

@@ -50,7 +50,7 @@ from typing import Any, cast
 
 from jinja2 import Template, nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
-from jinja2.exceptions import SecurityError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.filters import (
     do_batch,
     do_center,
@@ -775,6 +775,27 @@ def compile_template(source: str) -> Template:
         return env.from_string(tree)
     except (RecursionError, SyntaxError, MemoryError) as exc:  # Python's compiler gave up
         raise TemplateRefused("the template is nested too deeply") from exc
+
+
+def problems(value: Any, field: str) -> list[tuple[str, str]]:
+    """``(field, why)`` for every template inside ``value`` that would not compile or that
+    the sandbox refuses before it runs: what publishing checks, so that a designer hears of
+    it before an instance does."""
+    if isinstance(value, str):
+        if "{" not in value:
+            return []
+        try:
+            compile_template(value)
+        except TemplateSyntaxError as exc:
+            return [(field, f"the template does not parse: {exc.message} (line {exc.lineno})")]
+        except TemplateRefused as exc:
+            return [(field, str(exc))]
+        return []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in problems(v, f"{field}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in problems(v, f"{field}[{i}]")]
+    return []
 
 
 def _render_text(source: str, context: dict[str, Any]) -> str:

@@ -339,8 +339,10 @@ def http_step(body: dict[str, Any]) -> dict[str, Any]:
 def test_a_published_workflow_whose_template_tries_an_escape_gets_an_incident_saying_so(
     app: Any, login: Any, kind: str
 ) -> None:
+    """An escape that only shows when it runs (a name put together from pieces): publishing
+    cannot see it, the sandbox stops it at the step."""
     admin = login("admin")
-    escape = "{{ cycler.__init__.__globals__.os.popen('id').read() }}"
+    escape = "{{ (customer|attr('_' ~ '_init__')) }}"
     if kind == "notify":
         step = notify_step("inbox", "user:sam", "Your order", f"Hello {escape}")
     else:
@@ -379,3 +381,27 @@ def test_an_http_template_that_does_not_render_fails_the_step_at_once(app: Any, 
     assert "shipment" in incident["message"]
     (row,) = rows(app, instance_id, kind="call_http")
     assert (row.attempts, row.status) == (1, "done")
+
+
+def test_a_template_that_does_not_parse_or_names_internals_is_refused_at_publish(
+    login: Any,
+) -> None:
+    admin = login("admin")
+    draft = linear(
+        "bad-templates",
+        notify_step("inbox", "user:sam", "Order {{ order_id ", "{{ cycler.__init__.__globals__ }}"),
+    )
+    assert (
+        admin.post("/api/workflows", json={"key": "bad-templates", "draft": draft}).status_code
+        == 201
+    )
+    response = admin.post("/api/workflows/bad-templates/publish")
+    assert response.status_code == 422, response.text
+    found = {
+        (p["node"], p["field"]): p["message"]
+        for p in response.json()["error"]["details"]
+        if p["code"] == "bad_template"
+    }
+    assert set(found) == {("tell", "subject"), ("tell", "body")}
+    assert "does not parse" in found[("tell", "subject")]
+    assert "'__init__'" in found[("tell", "body")]
