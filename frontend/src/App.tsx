@@ -56,7 +56,7 @@ function Shell({ children }: { children: ReactNode }) {
           ))}
         </nav>
         <span className="who">
-          <span title={me?.roles.join(", ")}>{me?.display_name}</span>
+          <span title={`${me?.display_name ?? ""} · ${me?.roles.join(", ") ?? ""}`}>{me?.display_name}</span>
           <button
             type="button"
             className="link"
