@@ -20,7 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 
 from app import clock
-from app.services import retention
+from app.services import housekeeping, retention
 from app.services.outbox import Worker, tick_outbox, tick_timers
 
 log = logging.getLogger("stepwise.scheduler")
@@ -122,6 +122,10 @@ def start(
             )
         except Exception:
             log.exception("retention sweep failed")
+        try:
+            housekeeping.sweep(worker.sessionmaker, now=clock.now())
+        except Exception:
+            log.exception("housekeeping failed")
 
     apscheduler_log = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, _TimersStillRunning) for f in apscheduler_log.filters):
