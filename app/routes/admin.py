@@ -429,6 +429,75 @@ def delete_role(name: str, session: SessionDep, me: AdminUser) -> Response:
     return Response(status_code=204)
 
 
+# --- outbound secrets -----------------------------------------------------------------------
+
+CHANNEL_SECRETS = {
+    "smtp_password": "the SMTP login's password (email)",
+    "sms_auth_token": "the SMS provider's auth token",
+}
+
+
+class SecretUse(BaseModel):
+    workflow: str
+    version: int
+    node: str
+    how: str = Field(
+        description="'http' (sent as a Bearer token or {{ secret }}), 'slack', 'teams'"
+    )
+
+
+class OutboundSecretOut(BaseModel):
+    name: str
+    is_set: bool = Field(description="whether STEPWISE_SECRET_<NAME> is set on this server")
+    purpose: str | None = None
+    used_by: list[SecretUse]
+
+
+@router.get("/secrets", response_model=list[OutboundSecretOut])
+def list_secrets(request: Request, session: SessionDep, me: AdminUser) -> list[OutboundSecretOut]:
+    """The secrets outbound calls and channels name, and whether each is set — never a value.
+    Values live in the server's environment (``STEPWISE_SECRET_<NAME>``), not in the database,
+    so they are not set from the browser."""
+    configured = set(request.app.state.settings.secrets)
+    uses: dict[str, list[SecretUse]] = {}
+    live = session.execute(
+        select(WorkflowVersion.workflow_key, WorkflowVersion.version, WorkflowVersion.definition)
+        .join(Workflow, Workflow.key == WorkflowVersion.workflow_key)
+        .where(WorkflowVersion.version == Workflow.published_version)
+    )
+    for key, version, definition in live:
+        for node in definition.get("nodes", []) if isinstance(definition, dict) else []:
+            for name, how in _named_secrets(node):
+                uses.setdefault(name, []).append(
+                    SecretUse(workflow=key, version=version, node=str(node.get("id")), how=how)
+                )
+    names = sorted(configured | set(uses) | set(CHANNEL_SECRETS))
+    return [
+        OutboundSecretOut(
+            name=name,
+            is_set=name in configured,
+            purpose=CHANNEL_SECRETS.get(name),
+            used_by=uses.get(name, []),
+        )
+        for name in names
+    ]
+
+
+def _named_secrets(node: Any) -> list[tuple[str, str]]:
+    """The secrets a published step names: an http step's ``secret``, a webhook notification
+    to ``slack:<name>`` or ``teams:<name>``."""
+    if not isinstance(node, dict):
+        return []
+    if node.get("type") == "http" and isinstance(node.get("secret"), str):
+        return [(node["secret"].strip().lower(), "http")]
+    to = node.get("to")
+    if node.get("type") == "notify" and isinstance(to, str):
+        target, _, name = to.partition(":")
+        if target.strip() in ("slack", "teams") and name.strip():
+            return [(name.strip().lower(), target.strip())]
+    return []
+
+
 # --- API tokens -----------------------------------------------------------------------------
 
 

@@ -392,3 +392,71 @@ def test_admin_nul_characters_are_422_not_a_database_error(login: Login) -> None
         ("/api/admin/tokens", {"name": "x", "user": "sam\x00", "scopes": ["read"]}),
     ):
         assert admin.post(path, json=body).status_code == 422, body
+
+
+def test_outbound_secrets_are_listed_with_where_they_are_used_and_never_their_values(
+    settings: Any, database: Any
+) -> None:
+    from dataclasses import replace
+
+    from app.main import create_app
+    from tests.app.conftest import ADMIN_PASSWORD
+
+    flow = {
+        "format": 1,
+        "key": "uses-secrets",
+        "name": "Uses secrets",
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {
+                "id": "charge",
+                "type": "http",
+                "name": "Charge",
+                "request": {"url": "https://pay.example/charges"},
+                "secret": "Payment_Key",
+            },
+            {
+                "id": "shout",
+                "type": "notify",
+                "name": "Tell ops",
+                "channel": "webhook",
+                "to": "slack:ops_hook",
+                "body": "charged",
+            },
+            {"id": "end", "type": "end", "name": "End"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "charge"},
+            {"id": "e2", "from": "charge", "to": "shout"},
+            {"id": "e3", "from": "shout", "to": "end"},
+        ],
+    }
+    application = create_app(replace(settings, secrets={"payment_key": "sk_live_hidden"}))
+    try:
+        with TestClient(application) as client:
+            login = client.post(
+                "/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+            )
+            client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+            created = client.post("/api/workflows", json={"key": "uses-secrets", "draft": flow})
+            assert created.status_code == 201, created.text
+            assert client.post("/api/workflows/uses-secrets/publish").status_code == 201
+            response = client.get("/api/admin/secrets")
+            assert response.status_code == 200
+            listed = {s["name"]: s for s in response.json()}
+            assert "sk_live_hidden" not in response.text
+            client.post("/api/auth/logout")
+            sam = database.passwords["sam"]
+            login = client.post("/api/auth/login", json={"username": "sam", "password": sam})
+            client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+            assert client.get("/api/admin/secrets").status_code == 403
+    finally:
+        application.state.worker.client.close()
+        application.state.engine.dispose()
+    assert listed["payment_key"]["is_set"] is True
+    assert listed["payment_key"]["used_by"] == [
+        {"workflow": "uses-secrets", "version": 1, "node": "charge", "how": "http"}
+    ]
+    assert listed["ops_hook"]["is_set"] is False  # named by a step, not set on the server
+    assert listed["ops_hook"]["used_by"][0]["how"] == "slack"
+    assert listed["smtp_password"]["purpose"] == "the SMTP login's password (email)"

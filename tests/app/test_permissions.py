@@ -632,6 +632,7 @@ ROWS: list[Row] = [
     row("POST", "/api/admin/roles", with_status(ADMIN, 201), body({"name": "n_{tag}_{who}"})),
     row("DELETE", "/api/admin/roles/{name}", with_status(ADMIN, 204), name="role"),
     row("GET", "/api/admin/tokens", ADMIN),
+    row("GET", "/api/admin/secrets", ADMIN),
     row(
         "POST",
         "/api/admin/tokens",

@@ -314,6 +314,21 @@ def test_every_admin_page_renders_without_errors(page_as):
     assert admin.errors == []
 
 
+def test_admin_sees_which_outbound_secrets_are_set_and_which_steps_need_them(page_as):
+    admin = page_as("admin")
+    admin.goto("/admin")
+    nav = admin.get_by_role("navigation", name="Admin")
+    nav.get_by_role("link", name="Outbound secrets").click()
+    expect(admin.get_by_role("heading", name="Outbound secrets", level=1)).to_be_visible()
+    row = admin.locator('tr[data-secret="smtp_password"]')
+    expect(row).to_contain_text("the SMTP login's password (email)")
+    expect(row).to_contain_text("not set")
+    expect(row).to_contain_text("STEPWISE_SECRET_SMTP_PASSWORD")
+    expect(row).to_contain_text("no published step")
+    screenshot(admin, "admin-secrets")
+    assert admin.errors == []
+
+
 def test_an_api_token_is_shown_once_with_a_copy_button(page_as, server: Server):
     admin = page_as("admin")
     admin.goto("/admin/tokens")

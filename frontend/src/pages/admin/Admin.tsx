@@ -11,6 +11,7 @@ const Roles = lazy(() => import("./Roles"));
 const OutOfOffice = lazy(() => import("./OutOfOffice"));
 const Tokens = lazy(() => import("./Tokens"));
 const Webhooks = lazy(() => import("./Webhooks"));
+const OutboundSecrets = lazy(() => import("./OutboundSecrets"));
 const DeadLetters = lazy(() => import("./DeadLetters"));
 const Incidents = lazy(() => import("./Incidents"));
 const Tables = lazy(() => import("./Tables"));
@@ -26,6 +27,7 @@ const PAGES = [
   { path: "out-of-office", label: "Out of office", element: <OutOfOffice /> },
   { path: "tokens", label: "API tokens", element: <Tokens /> },
   { path: "webhooks", label: "Webhooks & events", element: <Webhooks /> },
+  { path: "secrets", label: "Outbound secrets", element: <OutboundSecrets /> },
   { path: "incidents", label: "Incidents", element: <Incidents /> },
   { path: "dead-letters", label: "Dead letters", element: <DeadLetters /> },
   { path: "tables", label: "Data tables", element: <Tables /> },
