@@ -36,6 +36,7 @@ from app.routes.instances import audit_out
 from app.routes.tables import NO_NUL, refuse_nul
 from app.schemas import ERRORS, AuditOut, Page
 from app.security import generate_password, hash_password, new_token, token_hash
+from app.services.channels import secret_name
 from app.services.records import audit
 
 router = APIRouter(
@@ -489,12 +490,12 @@ def _named_secrets(node: Any) -> list[tuple[str, str]]:
     if not isinstance(node, dict):
         return []
     if node.get("type") == "http" and isinstance(node.get("secret"), str):
-        return [(node["secret"].strip().lower(), "http")]
+        return [(secret_name(node["secret"]), "http")]
     to = node.get("to")
     if node.get("type") == "notify" and isinstance(to, str):
         target, _, name = to.partition(":")
         if target.strip() in ("slack", "teams") and name.strip():
-            return [(name.strip().lower(), target.strip())]
+            return [(secret_name(name), target.strip())]
     return []
 
 

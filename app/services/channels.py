@@ -98,7 +98,12 @@ def backoff(attempts: int) -> timedelta:
 
 def secret(settings: Settings, name: str) -> str | None:
     """The secret called ``name`` (``STEPWISE_SECRET_<NAME>``; names are not case-sensitive)."""
-    return settings.secrets.get(name.strip().lower()) or None
+    return settings.secrets.get(secret_name(name)) or None
+
+
+def secret_name(name: str) -> str:
+    """A secret's name as ``Settings.secrets`` keys it, however a step spells it."""
+    return name.strip().lower()
 
 
 def send(message: Message, *, settings: Settings, client: httpx.Client, now: datetime) -> None:

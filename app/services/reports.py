@@ -25,7 +25,6 @@ and buckets that move with every filter — fixed, readable buckets compare acro
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -50,10 +49,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent, Instance, Task, Workflow, WorkflowVersion
+from app.services.fields import NAME
 
 Period = Literal["day", "week", "month"]
 Measure = Literal["count", "cycle_time", "time_in_step", "sla_breach_rate"]
-FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+FIELD_NAME = NAME
+"""A data field a report may group by: one ``instance_fields`` keeps (``fields.NAME``)."""
 GROUPS = ("stage", "step", "assignee", "role", "day", "week", "month")
 MAX_PERIODS = 3700
 """Throughput fills empty periods with zeros up to this many (ten years of days)."""

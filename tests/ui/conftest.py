@@ -150,16 +150,21 @@ def page_as(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.errors = errors
-        page.goto("/login")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(server.passwords[username])
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(re.compile(r".*/inbox.*"))
+        sign_in(page, server, username)
         return page
 
     yield make
     for context in contexts:
         context.close()
+
+
+def sign_in(page: Any, server: Server, username: str) -> None:
+    """Sign ``username`` in through the login page, as a person would; back in the inbox."""
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(server.passwords[username])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/inbox.*"))
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -28,7 +28,7 @@ import httpx
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
-from tests.ui.conftest import Server, screenshot
+from tests.ui.conftest import Server, screenshot, sign_in
 
 RUN = "window.__xss=(window.__xss||0)+1"
 """What every payload runs if it gets the chance: counts in ``window.__xss``."""
@@ -470,11 +470,7 @@ def visit(browser: Any, server: Server) -> Iterator[Callable[..., Page]]:
         page.dialogs = dialogs  # type: ignore[attr-defined]
         page.errors = errors  # type: ignore[attr-defined]
         if username is not None:
-            page.goto("/login")
-            page.get_by_label("Username").fill(username)
-            page.get_by_label("Password").fill(server.passwords[username])
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(re.compile(r".*/inbox.*"))
+            sign_in(page, server, username)
         return page
 
     yield make
