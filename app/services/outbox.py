@@ -47,7 +47,7 @@ from app.services.people import deliver_inbox, sweep_windows
 from app.services.records import audit
 from app.services.runner import DefinitionCache, lock_instance
 from app.services.schedules import start_due_runs
-from app.services.templates import TemplateRefused, render
+from app.services.templates import render
 from app.settings import Settings
 from engine import FireTimer, HttpFailed, HttpResult, SubworkflowFinished, parse_duration
 
@@ -517,11 +517,11 @@ def _http(
             deadline_s=float(request.get("timeout_s", 10)),
             max_bytes=worker.settings.http_max_response_bytes,
         )
-    except (egress.EgressRefused, egress.ResponseTooLarge, TemplateRefused) as exc:
-        # refused, too large, or a template refused: trying again cannot help
+    except (egress.EgressRefused, egress.ResponseTooLarge) as exc:  # trying again cannot help
         _answer(worker, row_id, instance_id, HttpFailed(payload["request_id"], str(exc)), now=now)
         return
-    except TemplateError as exc:  # ({{ shipment.id }} without shipment): the same data again
+    except TemplateError as exc:
+        # refused, or {{ shipment.id }} without a shipment: no better the next time
         error = f"the request does not render: {type(exc).__name__}: {exc}"
         _answer(worker, row_id, instance_id, HttpFailed(payload["request_id"], error), now=now)
         return
