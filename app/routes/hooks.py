@@ -26,7 +26,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import clock, errors
-from app.db.models import MessageHook, MessageHookSecret, WebhookDelivery, WebhookSecret
+from app.db.models import (
+    MessageHook,
+    MessageHookSecret,
+    WebhookDelivery,
+    WebhookSecret,
+    Workflow,
+)
 from app.deps import AdminUser, SessionDep
 from app.errors import ApiError, not_found
 from app.routes.messages import MessageReceipt, answer
@@ -143,7 +149,8 @@ async def receive(key: str, request: Request, session: SessionDep) -> JSONRespon
 def _receive(request: Request, session: Session, key: str, body: bytes) -> JSONResponse:
     now = clock.now()
     cache = _cache(request)
-    trigger = deadletters.webhook_trigger(session, cache, key)
+    workflow = session.get(Workflow, key)  # read once for the whole delivery
+    trigger = deadletters.webhook_trigger(session, cache, key, workflow=workflow)
     scheme = trigger.webhook.scheme if trigger.webhook else "generic"
     tolerance = trigger.webhook.tolerance_s if trigger.webhook else 300
     keys = list(
@@ -159,6 +166,7 @@ def _receive(request: Request, session: Session, key: str, body: bytes) -> JSONR
     headers = dict(request.headers)
     query = dict(request.query_params)
     idem = delivery_id(scheme, headers, payload)
+    kept = None
     if idem:
         found = session.get(WebhookDelivery, (key, idem))
         if found is not None:
@@ -168,7 +176,14 @@ def _receive(request: Request, session: Session, key: str, body: bytes) -> JSONR
             raise _conflict()
     try:
         instance = deadletters.start_from_delivery(
-            session, cache=cache, key=key, payload=payload, headers=headers, query=query, now=now
+            session,
+            cache=cache,
+            key=key,
+            payload=payload,
+            headers=headers,
+            query=query,
+            now=now,
+            workflow=workflow,
         )
     except (ApiError, CommandError) as exc:
         return _dead_letter(session, key, idem, digest, payload, headers, query, exc, now)
@@ -180,6 +195,7 @@ def _receive(request: Request, session: Session, key: str, body: bytes) -> JSONR
         instance_id=instance.id,
         by=f"webhook:{key}",
         now=now,
+        letter=kept,
     )
     audit(
         session,

@@ -32,7 +32,6 @@ from app.services import runner
 from app.services.access import can_take, offered_to, task_visible
 from app.services.inbox import at_risk_threshold, seconds_left, sla_state
 from app.services.records import audit, notify, set_candidates
-from app.services.runner import lock_instance
 from engine import AssignTask, CommandError, CompleteTask
 
 router = APIRouter(prefix="/api", tags=["tasks"], responses=ERRORS)
@@ -191,10 +190,17 @@ def task_can(me: Principal, task: Task) -> TaskCan:
 
 
 def _locked(session: Session, me: Principal, task_id: str) -> tuple[Instance, Task]:
-    """Lock the task's instance (so concurrent actions on it queue), then re-read the task."""
-    task = _visible(session, me, task_id)
-    instance = lock_instance(session, task.instance_id)
-    session.refresh(task)
+    """Lock the task's instance (so concurrent actions on it queue), then read the task as it
+    is now, if I may see it: two statements, and the task's state is the one after the lock."""
+    owner = select(Task.instance_id).where(Task.id == task_id).scalar_subquery()
+    instance = session.scalar(select(Instance).where(Instance.id == owner).with_for_update())
+    task = session.scalar(
+        select(Task)
+        .where(Task.id == task_id, task_visible(me))
+        .execution_options(populate_existing=True)
+    )
+    if instance is None or task is None:
+        raise not_found("task", task_id)
     return instance, task
 
 
@@ -331,10 +337,13 @@ def complete(
 ) -> TaskOut:
     """Complete a task with its form's data (validated against the form's JSON Schema).
     An unclaimed task offered to you is claimed and completed in one go."""
-    done = session.get(Task, task_id)
-    if done is not None and _done_by_someone_else(done, me) and _was_offered(done, me):
-        raise _completed_by_someone_else(session, done)  # they lost the race: say to whom
-    instance, task = _locked(session, me, task_id)
+    try:
+        instance, task = _locked(session, me, task_id)
+    except ApiError as exc:
+        done = session.get(Task, task_id) if exc.status == 404 else None
+        if done is not None and _done_by_someone_else(done, me) and _was_offered(done, me):
+            raise _completed_by_someone_else(session, done) from None  # lost the race: say to whom
+        raise
     if _done_by_someone_else(task, me):
         raise _completed_by_someone_else(session, task)
     if task.status != "open":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -38,11 +38,14 @@ DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 """Headers not kept with a dead letter: credentials a proxy may have added."""
 
 
-def webhook_trigger(session: Session, cache: DefinitionCache, key: str) -> Trigger:
+def webhook_trigger(
+    session: Session, cache: DefinitionCache, key: str, *, workflow: Workflow | None = None
+) -> Trigger:
     """The start trigger of ``key``'s published version; of its draft while it has none (so
     a sender can be set up, and its deliveries kept, before the first publish). 404 unless
-    it is started by webhook."""
-    workflow = session.get(Workflow, key)
+    it is started by webhook. ``workflow``: the row, when the caller has read it already."""
+    if workflow is None or workflow.key != key:
+        workflow = session.get(Workflow, key)
     if workflow is None or workflow.archived:
         raise not_found("workflow", key)
     trigger: Trigger | None
@@ -76,14 +79,24 @@ def start_from_delivery(
     headers: Mapping[str, str],
     query: Mapping[str, str],
     now: datetime,
+    workflow: Workflow | None = None,
 ) -> Instance:
     """Map a delivery's body, headers and query into data and start ``key`` with it (actor
-    ``webhook:<key>``). Raises ApiError or CommandError when it cannot start."""
-    trigger = webhook_trigger(session, cache, key)
+    ``webhook:<key>``). Raises ApiError or CommandError when it cannot start. ``workflow``:
+    the row, when the caller has read it already."""
+    if workflow is None or workflow.key != key:
+        workflow = session.get(Workflow, key)
+    trigger = webhook_trigger(session, cache, key, workflow=workflow)
     mapping = trigger.webhook.mapping if trigger.webhook else {}
     data = map_fields(mapping, payload, delivery_names(payload, headers, query))
     return runner.start_instance(
-        session, cache=cache, workflow_key=key, data=data, actor=f"webhook:{key}", now=now
+        session,
+        cache=cache,
+        workflow_key=key,
+        data=data,
+        actor=f"webhook:{key}",
+        now=now,
+        workflow=workflow,
     )
 
 
@@ -167,12 +180,15 @@ def record_delivery(
     instance_id: str,
     by: str,
     now: datetime,
+    letter: DeadLetter | Literal[False] | None = False,
 ) -> None:
     """Remember that this delivery started ``instance_id``: a retry gets the same instance,
-    and a dead letter kept for an earlier attempt of it is marked replayed."""
+    and a dead letter kept for an earlier attempt of it is marked replayed (``letter``: that
+    dead letter or None, when the caller has looked it up; False: look it up here)."""
     if not idempotency_key:
         return
-    letter = find(session, key, idempotency_key)  # before the insert: a query flushes it
+    if letter is False:
+        letter = find(session, key, idempotency_key)  # before the insert: a query flushes it
     if letter is not None and letter.status != REPLAYED and letter.body_sha256 == body_sha256:
         _replayed(letter, instance_id, by=by, now=now)
     session.add(

@@ -18,10 +18,14 @@ A 2xx answer is a delivery. 410 Gone disables the endpoint (its other queued eve
 skipped). Anything else (another status, a timeout, a refused connection) is tried again
 after 30 s, doubling up to 6 h between attempts, 12 attempts in all (about 14 hours).
 
+Who subscribes is read once a second per process, not in every transaction (that query,
+and the early flush it forced, cost every step of every instance several per cent of its
+time even with no endpoint at all): a change to an endpoint counts at once on the node that
+made it (its commit drops the list) and within ``SUBSCRIBERS_TTL_S`` on the others.
+
 Rejected: one outbox row per event fanned out at send time (an endpoint registered between
 the event and its delivery would get events from before it existed, and one slow endpoint
-would hold up the others' retries); looking the subscribers up once per process (a new
-endpoint would miss events for a while; here it is one query per transaction that has any).
+would hold up the others' retries); a query per transaction (see above).
 """
 
 from __future__ import annotations
@@ -31,11 +35,15 @@ import hashlib
 import hmac
 import json
 import secrets as random_secrets
+import threading
+import time
+import weakref
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.db.models import EventEndpoint, Instance, Outbox, Task, new_id
@@ -57,8 +65,10 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=6)
 MAX_ATTEMPTS = 12
 TIMEOUT_S = 10.0
-_SUBSCRIBERS = "stepwise.event_endpoints"
-"""``session.info`` key: the enabled endpoints, read once per transaction."""
+SUBSCRIBERS_TTL_S = 1.0
+"""How long a process keeps the list of enabled endpoints before reading it again."""
+_CHANGED = "stepwise.event_endpoints_changed"
+"""``session.info`` key: this transaction changed an endpoint (its commit drops the list)."""
 
 
 def new_secret() -> str:
@@ -123,23 +133,72 @@ def emit(
     return len(wanted)
 
 
-def _subscribers(session: Session) -> list[tuple[str, frozenset[str]]]:
-    transaction = session.get_transaction()
-    cached = session.info.get(_SUBSCRIBERS)
-    if cached is not None and cached[0] is transaction:
-        found: list[tuple[str, frozenset[str]]] = cached[1]
-        return found
-    rows = session.execute(
-        select(EventEndpoint.id, EventEndpoint.event_types).where(EventEndpoint.enabled)
-    )
-    found = [(ep_id, frozenset(str(t) for t in types)) for ep_id, types in rows]
-    session.info[_SUBSCRIBERS] = (transaction, found)
-    return found
+Subscribers = list[tuple[str, frozenset[str]]]
+
+
+class _SubscriberCache:
+    """The enabled endpoints and their event types, per database, kept ``SUBSCRIBERS_TTL_S``."""
+
+    def __init__(self) -> None:
+        self._lists: weakref.WeakKeyDictionary[Engine, tuple[float, Subscribers]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, session: Session) -> Subscribers:
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        if session.info.get(_CHANGED):  # this transaction's own changes count at once
+            return self._read(session)
+        now = time.monotonic()
+        found = self._lists.get(engine)
+        if found is not None and found[0] > now:
+            return found[1]
+        subscribers = self._read(session)
+        with self._lock:
+            self._lists[engine] = (now + SUBSCRIBERS_TTL_S, subscribers)
+        return subscribers
+
+    def forget(self, engine: Engine) -> None:
+        with self._lock:
+            self._lists.pop(engine, None)
+
+    @staticmethod
+    def _read(session: Session) -> Subscribers:
+        with session.no_autoflush:  # a read of configuration: nothing pending bears on it
+            rows = session.execute(
+                select(EventEndpoint.id, EventEndpoint.event_types).where(EventEndpoint.enabled)
+            )
+            return [(ep_id, frozenset(str(t) for t in types)) for ep_id, types in rows]
+
+
+_subscriber_cache = _SubscriberCache()
+
+
+def _subscribers(session: Session) -> Subscribers:
+    return _subscriber_cache.get(session)
 
 
 def forget_subscribers(session: Session) -> None:
-    """After endpoints change in this session's transaction."""
-    session.info.pop(_SUBSCRIBERS, None)
+    """Endpoints changed in this session's transaction: read them afresh until it ends, and
+    drop the process's list when it commits (see the listeners below)."""
+    session.info[_CHANGED] = True
+
+
+@event.listens_for(EventEndpoint, "after_insert")
+@event.listens_for(EventEndpoint, "after_update")
+@event.listens_for(EventEndpoint, "after_delete")
+def _endpoint_written(mapper: Any, connection: Any, target: EventEndpoint) -> None:
+    session = Session.object_session(target)
+    if session is not None:
+        forget_subscribers(session)
+
+
+@event.listens_for(Session, "after_commit")
+def _drop_after_commit(session: Session) -> None:
+    if session.info.pop(_CHANGED, None):
+        bind = session.get_bind()
+        _subscriber_cache.forget(bind if isinstance(bind, Engine) else bind.engine)
 
 
 def instance_summary(instance: Instance, **changes: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ notifications, child workflows) go to the outbox with an idempotency key.
 from __future__ import annotations
 
 import secrets
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -60,14 +61,14 @@ from engine import (
     step,
 )
 from engine.calendar import DEFAULT_CALENDARS, BusinessCalendar, calendar_from_dict
+from engine.forms import FormValidator
 
 MAX_CHAINED_STEPS = 100
 BATCH = "stepwise.batch"
-"""``session.info`` key a caller sets (to a list) to apply many steps in one transaction:
-a step then leaves its final flush to the caller's commit, and a finished instance's id is
-appended to the list instead of its message waits being deleted at once; the caller deletes
-them (``WHERE instance_id IN (...)``) before committing. The timer worker's batches use it;
-without the key nothing changes."""
+"""``session.info`` key a caller sets (to a list) to apply many steps in one transaction: a
+finished instance's id is appended to the list instead of its message waits being deleted
+at once; the caller deletes them (``WHERE instance_id IN (...)``) before committing. The
+timer worker's batches use it; without the key nothing changes."""
 
 
 class DefinitionCache:
@@ -126,9 +127,12 @@ def start_instance(
     now: datetime,
     parent_id: str | None = None,
     parent_request: str | None = None,
+    workflow: Workflow | None = None,
 ) -> Instance:
-    """Start an instance of the published version of ``workflow_key``."""
-    workflow = session.get(Workflow, workflow_key)
+    """Start an instance of the published version of ``workflow_key`` (``workflow``: its row,
+    when the caller has read it already)."""
+    if workflow is None or workflow.key != workflow_key:
+        workflow = session.get(Workflow, workflow_key)
     if workflow is None or workflow.archived:
         raise not_found("workflow", workflow_key)
     if workflow.published_version is None:
@@ -154,13 +158,9 @@ def start_instance(
         parent_request=parent_request,
     )
     data.setdefault("tracking_url", f"/track/{token}")
-    schema = compiled.definition.data
-    if schema:
-        from engine.forms import FormValidator
-
-        errors = FormValidator(schema).errors(
-            {k: v for k, v in data.items() if k != "tracking_url"}
-        )
+    validator = _data_validator(compiled)
+    if validator is not None:
+        errors = validator.errors({k: v for k, v in data.items() if k != "tracking_url"})
         if errors:
             raise ApiError(
                 422,
@@ -201,6 +201,22 @@ def start_instance(
         stored_fields={},
     )
     return instance
+
+
+_DATA_VALIDATORS: weakref.WeakKeyDictionary[Compiled, FormValidator | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _data_validator(compiled: Compiled) -> FormValidator | None:
+    """The validator of a version's data schema, built once per compiled version (building
+    one compiles the JSON Schema: a few per cent of a start when done every time)."""
+    try:
+        return _DATA_VALIDATORS[compiled]
+    except KeyError:
+        schema = compiled.definition.data
+        found = _DATA_VALIDATORS[compiled] = FormValidator(schema) if schema else None
+        return found
 
 
 def _business_key(data: dict[str, Any]) -> str | None:
@@ -269,8 +285,8 @@ def _finish_step(
     instance.updated_at = now
     if state["status"] != "running" and instance.finished_at is None:
         instance.finished_at = now
-    if BATCH not in session.info:
-        session.flush()
+    # No flush here: the caller's next query or its commit writes the step with whatever it
+    # adds (its audit record, the task's own row), so rows of a kind go in one statement.
 
 
 def _apply(

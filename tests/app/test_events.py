@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from app.db.models import EventEndpoint, Outbox
@@ -296,6 +297,64 @@ def test_a_deleted_endpoint_gets_nothing_more(app, login, receiver):
     assert receiver.requests == []
     assert [r.status for r in event_rows(app)] == ["skipped"]
     assert admin.get(f"/api/admin/event-endpoints/{endpoint['id']}").status_code == 404
+
+
+def test_the_subscriber_list_is_read_once_a_second_not_in_every_transaction(app, login, receiver):
+    admin = login("admin")
+    publish_flow(admin)
+    register(admin, receiver.url, ["instance.started"])
+    reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM event_endpoints" in statement:
+            reads.append(statement)
+
+    sa_event.listen(app.state.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(3):
+            start(admin)
+    finally:
+        sa_event.remove(app.state.engine, "before_cursor_execute", count)
+    assert len(reads) <= 1
+    assert len(event_rows(app)) == 3
+
+
+def test_a_change_to_an_endpoint_counts_at_once_on_the_node_that_made_it(app, login, receiver):
+    admin = login("admin")
+    publish_flow(admin)
+    start(admin)  # no endpoint yet: the process now holds an empty list
+    assert event_rows(app) == []
+    endpoint = register(admin, receiver.url, ["instance.started"])
+    start(admin)
+    assert len(event_rows(app)) == 1
+    changed = admin.patch(f"/api/admin/event-endpoints/{endpoint['id']}", json={"enabled": False})
+    assert changed.status_code == 200
+    start(admin)
+    assert len(event_rows(app)) == 1
+
+
+def test_a_rolled_back_endpoint_is_not_subscribed(app, login, receiver):
+    admin = login("admin")
+    publish_flow(admin)
+    with app.state.sessionmaker() as session:
+        now = datetime.now(UTC)
+        session.add(
+            EventEndpoint(
+                url=receiver.url,
+                event_types=["instance.started"],
+                secret=events.new_secret(),
+                enabled=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        session.flush()
+        assert [types for _, types in events._subscribers(session)] == [
+            frozenset({"instance.started"})
+        ]
+        session.rollback()
+    start(admin)
+    assert event_rows(app) == []
 
 
 @pytest.mark.parametrize(
