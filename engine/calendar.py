@@ -48,6 +48,7 @@ _EXAMPLES: Final = "write it like PT4H (4 hours) or P2D (2 days)"
 _MIDNIGHT: Final = time(0)
 _ONE_DAY: Final = timedelta(days=1)
 _ZERO: Final = timedelta(0)
+_SEARCH: Final = timedelta(days=MAX_SEARCH_DAYS)
 
 
 class DurationError(ValueError):
@@ -88,7 +89,7 @@ class Duration:
     @property
     def time(self) -> timedelta:
         """The hours, minutes and seconds part as a timedelta."""
-        return timedelta(seconds=self.seconds)
+        return _seconds(self.seconds)
 
     @property
     def clock_time(self) -> timedelta:
@@ -119,6 +120,13 @@ class Duration:
 
     def __str__(self) -> str:
         return self.isoformat()
+
+
+@functools.lru_cache(maxsize=1024)
+def _seconds(seconds: float) -> timedelta:
+    """``timedelta(seconds=...)``, memoised: building one from a float costs more than all of
+    the rest of an addition on a business calendar, and SLAs use a handful of durations."""
+    return timedelta(seconds=seconds)
 
 
 def _whole(value: object, text: str, unit: str) -> int:
@@ -357,7 +365,7 @@ class BusinessCalendar:
         if hours is not None and moment <= hours[1]:
             opens, closes = hours
         else:
-            limit = day + timedelta(days=MAX_SEARCH_DAYS)
+            limit = day + _SEARCH
             day, opens, closes = self._next_hours(day, limit)
             while closes < moment:  # on that day, but after hours
                 day, opens, closes = self._next_hours(day, limit)
@@ -405,7 +413,7 @@ class BusinessCalendar:
         parsed = self.check(duration)
         _require_aware(start, "start")
         day, opens, closes, worked = self._locate(start)
-        limit = day + timedelta(days=MAX_SEARCH_DAYS)
+        limit = day + _SEARCH
 
         for _ in range(parsed.days):
             day, opens, closes = self._next_hours(day, limit)

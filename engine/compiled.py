@@ -3,12 +3,16 @@
 Published definitions are immutable, so the compiled form is cached on the
 definition object itself and every step of every instance reuses it. This is
 where the interpreter's speed comes from: no step re-parses an expression,
-rebuilds a schema validator or searches the edge list.
+rebuilds a schema validator or searches the edge list. Per node, it also keeps what
+every entry would otherwise work out again from the pydantic models (whose attribute
+access is slow next to plain data): the plain way out, the timeouts, the deduplicated
+approvers and what each task shares (``TaskPlan``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -56,6 +60,44 @@ def decision_cell_source(cell: str) -> str | None:
     if "value" in names:
         return text
     return f"value == ({text})"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPlan:
+    """What every task of a user task or approval node shares, worked out once.
+
+    Attributes:
+        name: the task's title (the node's name, else its id).
+        approval: whether the node is an approval.
+        outcomes: an approval's outcomes.
+        calendar: the SLA's business calendar.
+        sla: the SLA timers as (timer id suffix, duration, purpose, level), the due one
+            first; empty without an SLA.
+    """
+
+    name: str
+    approval: bool
+    outcomes: tuple[str, ...]
+    calendar: str | None
+    sla: tuple[tuple[str, str, str, int], ...]
+
+
+def _task_plan(node: UserTaskNode | ApprovalNode) -> TaskPlan:
+    sla = node.sla
+    timers: list[tuple[str, str, str, int]] = []
+    if sla is not None:
+        timers.append(("due", sla.due, "sla_due", 0))
+        timers += [(f"remind{i + 1}", r, "sla_remind", i) for i, r in enumerate(sla.remind)]
+        timers += [
+            (f"escalate{i + 1}", e.after, "sla_escalate", i) for i, e in enumerate(sla.escalate)
+        ]
+    return TaskPlan(
+        name=node.name or node.id,
+        approval=isinstance(node, ApprovalNode),
+        outcomes=tuple(node.outcomes) if isinstance(node, ApprovalNode) else (),
+        calendar=sla.calendar if sla is not None else None,
+        sla=tuple(timers),
+    )
 
 
 class Compiled:
@@ -109,6 +151,31 @@ class Compiled:
         if problems:
             raise DefinitionError(problems)
 
+        self.exit: dict[str, Edge | None] = {
+            n: edges[0] if len(edges) == 1 and _plain(edges[0]) else None
+            for n, edges in self.out.items()
+        }
+        """A node's one outgoing connection when it is its only one and has no condition,
+        outcome or default: the common case of leaving a node, taken without inspecting it."""
+        self.timeouts: dict[str, tuple[tuple[Edge, str], ...]] = {
+            n: tuple((e, e.after) for e in edges if e.on == "timeout" and e.after)
+            for n, edges in self.boundary.items()
+        }
+        """A node's timeout connections with their durations, scheduled whenever a token
+        waits there."""
+        self.approvers: dict[str, tuple[Assignee, ...]] = {
+            n.id: tuple(_distinct(n.approvers))
+            for n in definition.nodes
+            if isinstance(n, ApprovalNode)
+        }
+        """An approval's approvers, duplicates counted once (comparing pydantic models is slow,
+        so it is done here rather than at every entry)."""
+        self.tasks: dict[str, TaskPlan] = {
+            n.id: _task_plan(n)
+            for n in definition.nodes
+            if isinstance(n, UserTaskNode | ApprovalNode)
+        }
+        """What the tasks of each user task and approval share (see ``TaskPlan``)."""
         self.requests: dict[str, dict[str, Any]] = {
             n.id: n.request.model_dump() for n in definition.nodes if isinstance(n, HttpNode)
         }
@@ -190,6 +257,20 @@ class Compiled:
             elif isinstance(node, SubworkflowNode):
                 yield from ((src, nid, None) for src in node.input.values())
                 yield from ((src, nid, None) for src in node.output.values())
+
+
+def _plain(edge: Edge) -> bool:
+    """Whether a connection is always taken: no condition, outcome or default."""
+    return edge.condition is None and edge.outcome is None and not edge.default
+
+
+def _distinct(specs: Iterable[Assignee]) -> list[Assignee]:
+    """The specs without repeats (by equality), in their order."""
+    distinct: list[Assignee] = []
+    for spec in specs:
+        if spec not in distinct:
+            distinct.append(spec)
+    return distinct
 
 
 def compile_definition(definition: Definition) -> Compiled:

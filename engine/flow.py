@@ -20,7 +20,6 @@ from engine.effects import (
 from engine.model import (
     NODE_TYPES,
     ApprovalNode,
-    Assignee,
     DecisionNode,
     Edge,
     EndNode,
@@ -51,15 +50,16 @@ class Flow(Run):
     def settle(self) -> None:
         """Run every ready token until it waits or ends; then finish the instance if done."""
         moves = 0
+        state, queue, enter = self.s, self.queue, self.enter  # the same objects all step long
         while True:
-            while self.queue:
-                token, node_id, edge_id = self.queue.popleft()
-                if self.s["status"] != "running":
+            while queue:
+                token, node_id, edge_id = queue.popleft()
+                if state["status"] != "running":
                     break
                 moves += 1
                 if moves > self.max_moves:
-                    stopped = [[t, n, e] for t, n, e in self.queue]
-                    self.queue.clear()
+                    stopped = [[t, n, e] for t, n, e in queue]
+                    queue.clear()
                     self.incident(
                         token,
                         node_id,
@@ -71,13 +71,13 @@ class Flow(Run):
                     )
                     break
                 try:
-                    self.enter(token, node_id, edge_id)
+                    enter(token, node_id, edge_id)
                 except Incident as inc:
                     self.incident(token, node_id, inc.code, inc.message, inc.details, edge=edge_id)
-            if self.s["status"] != "running" or not self.fire_ready_inclusive_joins():
+            if state["status"] != "running" or not self.fire_ready_inclusive_joins():
                 break
-        if self.s["status"] == "running":
-            tokens = self.s["tokens"]
+        if state["status"] == "running":
+            tokens = state["tokens"]
             if not tokens:
                 self.finish("completed", implicit=True)
             elif all(t["wait"] == "join" for t in tokens.values()):
@@ -85,13 +85,13 @@ class Flow(Run):
 
     def enter(self, token: str, node_id: str, edge_id: str | None) -> None:
         node = self.c.nodes[node_id]
-        self.s["path"].append(
-            {"node": node_id, "token": token, "edge": edge_id, "at": self.now_iso}
-        )
-        if node.stage is not None and node.stage != self.s["stage"]:
-            self.s["stage"] = node.stage
-            self.m("stages").append({"stage": node.stage, "node": node_id, "at": self.now_iso})
-            self.emit(SetStage(stage=node.stage, node=node_id))
+        state = self.s
+        state["path"].append({"node": node_id, "token": token, "edge": edge_id, "at": self.now_iso})
+        stage = node.stage
+        if stage is not None and stage != state["stage"]:
+            state["stage"] = stage
+            self.m("stages").append({"stage": stage, "node": node_id, "at": self.now_iso})
+            self.emit(SetStage(stage=stage, node=node_id))
         _ENTER[node.type](self, token, node, edge_id)
 
     def _start(self, token: str, node: StartNode, edge_id: str | None) -> None:
@@ -120,7 +120,7 @@ class Flow(Run):
 
     def _user_task(self, token: str, node: UserTaskNode, edge_id: str | None) -> None:
         wait_id = self.new_id("w")
-        task_id = self.create_task(node, node.assignee, wait_id, node.sla, node.priority)
+        task_id = self.create_task(node, node.assignee, wait_id)
         try:
             self.wait(token, node.id, wait_id, {"kind": "task", "tasks": [task_id]})
         except Incident:
@@ -129,14 +129,10 @@ class Flow(Run):
 
     def _approval(self, token: str, node: ApprovalNode, edge_id: str | None) -> None:
         wait_id = self.new_id("w")
-        specs: list[Assignee] = []
-        for spec in node.approvers:  # duplicate approvers count once
-            if spec not in specs:
-                specs.append(spec)
         tasks: list[str] = []
         try:
-            for spec in specs:
-                tasks.append(self.create_task(node, spec, wait_id, node.sla, node.priority))
+            for spec in self.c.approvers[node.id]:  # duplicate approvers count once
+                tasks.append(self.create_task(node, spec, wait_id))
             self.wait(token, node.id, wait_id, {"kind": "approval", "tasks": tasks, "votes": []})
         except Incident:
             self.undo_tasks(tasks)
@@ -234,15 +230,11 @@ class Flow(Run):
         the default one when nothing else is taken; a connection naming an approval
         outcome only on that outcome. No connection at all ends the path.
         """
-        edges = self.c.out[node_id]
-        if (
-            len(edges) == 1
-            and edges[0].condition is None
-            and edges[0].outcome is None
-            and not edges[0].default
-        ):
-            self.move(token, edges[0])
+        only = self.c.exit[node_id]
+        if only is not None:
+            self.move(token, only)
             return
+        edges = self.c.out[node_id]
         if not edges:
             del self.s["tokens"][token]
             return
@@ -292,8 +284,9 @@ class Flow(Run):
             self.move(branch, edge)
 
     def move(self, token: str, edge: Edge) -> None:
-        self.s["tokens"][token] = {"node": edge.to, "wait": None}
-        self.queue.append((token, edge.to, edge.id))
+        to = edge.to
+        self.s["tokens"][token] = {"node": to, "wait": None}
+        self.queue.append((token, to, edge.id))
 
     def choose_exclusive(self, token: str, node: ExclusiveNode) -> None:
         edges = self.c.out[node.id]
@@ -390,6 +383,8 @@ class Flow(Run):
 
     def fire_ready_inclusive_joins(self) -> bool:
         """Fire inclusive joins that no live token can still reach. True if any fired."""
+        if not self.s["joins"]:
+            return False
         fired = False
         for join_id, arrived in list(self.s["joins"].items()):
             if not arrived or join_id not in self.c.can_reach:

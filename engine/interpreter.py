@@ -87,11 +87,13 @@ def step(
     """
     if now.tzinfo is None:
         raise CommandError("naive_time", "'now' must carry a time zone")
-    if isinstance(definition, Mapping):
-        definition = parse_definition(
-            definition
-        )  # raw JSON: parsed each time, so not for hot paths
-    compiled = definition if isinstance(definition, Compiled) else compile_definition(definition)
+    if isinstance(definition, Compiled):  # first: the hot path, and cheaper than the ABC check
+        compiled = definition
+    else:
+        if isinstance(definition, Mapping):
+            # raw JSON: parsed each time, so not for hot paths
+            definition = parse_definition(definition)
+        compiled = compile_definition(definition)
     if isinstance(command, Start):
         if state is not None and state.get("status") is not None:
             raise CommandError("already_started", "this instance has already started")

@@ -26,7 +26,6 @@ from engine.expressions import ExpressionError, MissingNameError
 from engine.model import (
     ApprovalNode,
     Assignee,
-    Sla,
     UserTaskNode,
 )
 
@@ -51,7 +50,18 @@ Calendars = Mapping[str, BusinessCalendar | None]
 class Run:
     """One step in progress: the copied state, the effects so far, the token work list."""
 
-    __slots__ = ("c", "cals", "effects", "max_moves", "now", "now_iso", "queue", "s", "touched")
+    __slots__ = (
+        "c",
+        "cals",
+        "effects",
+        "max_moves",
+        "moments",
+        "now",
+        "now_iso",
+        "queue",
+        "s",
+        "touched",
+    )
 
     def __init__(
         self,
@@ -80,6 +90,7 @@ class Run:
         self.effects: list[Effect] = []
         self.queue: deque[tuple[str, str, str | None]] = deque()
         self.cals = calendars
+        self.moments: dict[tuple[str, str | None], datetime] = {}
 
     def m(self, key: str) -> Any:
         """The container ``key`` of the new state, copied on first change."""
@@ -117,16 +128,29 @@ class Run:
         )
 
     def at(self, duration: str, calendar: str | None = None) -> datetime:
-        try:
-            return add_duration(self.now, duration, self.calendar(calendar))
-        except ValueError as exc:
-            raise Incident("bad_duration", str(exc), {"duration": duration}) from None
+        """``now`` plus ``duration``, remembered for the rest of the step: the tasks of an
+        approval share one SLA, and a due time and an escalation often share a duration."""
+        key = (duration, calendar)
+        moment = self.moments.get(key)
+        if moment is None:
+            try:
+                moment = add_duration(self.now, duration, self.calendar(calendar))
+            except ValueError as exc:
+                raise Incident("bad_duration", str(exc), {"duration": duration}) from None
+            self.moments[key] = moment
+        return moment
 
     def evaluate(self, source: str, extra: Mapping[str, Any] | None = None) -> Any:
-        names: Mapping[str, Any] = self.data if extra is None else ChainMap(dict(extra), self.data)
         try:
+            expression = self.c.expr(source)
+            data: dict[str, Any] = self.s["data"]
+            names: Mapping[str, Any] = data
+            if extra is not None:
+                # an expression that reads nothing but the extra names (a decision cell on
+                # ``value``, a table key on ``item``) needs no view of the data behind them
+                names = extra if expression.names <= extra.keys() else ChainMap(dict(extra), data)
             context = self.context() if self.c.contextual(source) else None
-            return self.c.expr(source).evaluate(names, now=self.now, context=context)
+            return expression.evaluate(names, now=self.now, context=context)
         except MissingNameError as exc:
             raise Incident(
                 "missing_data",
@@ -171,10 +195,11 @@ class Run:
     def inputs(self, *sources: str) -> dict[str, Any]:
         """The data values that expressions read, recorded to explain a decision."""
         seen: dict[str, Any] = {}
+        data = self.s["data"]
         for source in sources:
             for name in self.c.expr(source).names:
-                if name in self.data:
-                    seen[name] = self.data[name]
+                if name in data:
+                    seen[name] = data[name]
         return seen
 
     def explain(self, record: dict[str, Any]) -> None:
@@ -215,14 +240,14 @@ class Run:
         record["node"] = node_id
         record["token"] = token
         timers: list[str] = []
-        moments = [
-            (e, self.at(e.after)) for e in self.c.boundary[node_id] if e.on == "timeout" and e.after
-        ]
-        for edge, at in moments:
-            timer_id = f"{wait_id}/{edge.id}"
-            timers.append(
-                self.schedule(timer_id, at, "boundary", node_id, wait=wait_id, edge=edge.id)
-            )
+        timeouts = self.c.timeouts[node_id]
+        if timeouts:
+            moments = [(e, self.at(after)) for e, after in timeouts]
+            for edge, at in moments:
+                timer_id = f"{wait_id}/{edge.id}"
+                timers.append(
+                    self.schedule(timer_id, at, "boundary", node_id, wait=wait_id, edge=edge.id)
+                )
         record["timers"] = timers
         self.s["waits"][wait_id] = record
         self.s["tokens"][token] = {"node": node_id, "wait": wait_id}
@@ -335,9 +360,9 @@ class Run:
         node: UserTaskNode | ApprovalNode,
         spec: Assignee,
         wait_id: str,
-        sla: Sla | None,
-        priority: int,
     ) -> str:
+        node_id = node.id
+        plan = self.c.tasks[node_id]
         task_id = self.new_id("task")
         users: tuple[str, ...] = ()
         exclude: tuple[str, ...] = ()
@@ -357,7 +382,7 @@ class Run:
             users = tuple(dict.fromkeys(found))
             self.explain(
                 {
-                    "node": node.id,
+                    "node": node_id,
                     "kind": "assignee",
                     "expression": spec.expr,
                     "inputs": self.inputs(spec.expr),
@@ -384,38 +409,34 @@ class Run:
             ):
                 fallback = _spec_of(self.c, self.c.nodes.get(spec.not_same_as))
         due: datetime | None = None
+        due_iso: str | None = None
         timers: list[str] = []
-        if sla is not None:
+        if plan.sla:
             # every moment first, so that a bad duration leaves nothing half-scheduled
-            due = self.at(sla.due, sla.calendar)
-            plan = [(f"{task_id}/due", due, "sla_due", 0)]
-            plan += [
-                (f"{task_id}/remind{i + 1}", self.at(r, sla.calendar), "sla_remind", i)
-                for i, r in enumerate(sla.remind)
-            ]
-            plan += [
-                (f"{task_id}/escalate{i + 1}", self.at(e.after, sla.calendar), "sla_escalate", i)
-                for i, e in enumerate(sla.escalate)
-            ]
-            for timer_id, at, purpose, level in plan:
+            moments = [self.at(duration, plan.calendar) for _, duration, _, _ in plan.sla]
+            for (suffix, _, purpose, level), at in zip(plan.sla, moments, strict=True):
+                timer_id = f"{task_id}/{suffix}"
                 timers.append(
-                    self.schedule(timer_id, at, purpose, node.id, task=task_id, level=level)
+                    self.schedule(timer_id, at, purpose, node_id, task=task_id, level=level)
                 )
+            due = moments[0]
+            due_iso = self.s["timers"][timers[0]]["at"]  # formatted once, for the due timer
+        priority = node.priority
         self.s["tasks"][task_id] = {
-            "node": node.id,
+            "node": node_id,
             "wait": wait_id,
             "status": "open",
             "assignee": users[0] if len(users) == 1 else None,
             "created_at": self.now_iso,
-            "due": due.isoformat() if due else None,
+            "due": due_iso,
             "priority": priority,
             "timers": timers,
         }
         self.emit(
             CreateTask(
                 task_id=task_id,
-                node=node.id,
-                name=node.name or node.id,
+                node=node_id,
+                name=plan.name,
                 assignee=assignee,
                 users=users,
                 exclude=exclude,
@@ -424,8 +445,8 @@ class Run:
                 instructions=node.instructions,
                 due=due,
                 priority=priority,
-                approval=wait_id if isinstance(node, ApprovalNode) else None,
-                outcomes=tuple(node.outcomes) if isinstance(node, ApprovalNode) else (),
+                approval=wait_id if plan.approval else None,
+                outcomes=plan.outcomes,
             )
         )
         return task_id

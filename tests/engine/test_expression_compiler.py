@@ -142,11 +142,13 @@ def _param_id(source: str) -> str:
 
 @pytest.mark.parametrize("source", ESCAPES, ids=_param_id)
 def test_escape_attempt_is_refused_quickly(source: str) -> None:
-    started = time.perf_counter()
+    # The processor time of this thread: what the refusal costs, not how long a loaded
+    # machine kept the test waiting for a core (which made the wall clock flaky here).
+    started = time.thread_time()
     with pytest.raises(ExpressionError):
         # Bypass the cache so that the compilation is measured too.
         compile_expression.__wrapped__(source).evaluate(DATA, now=NOW, context=CONTEXT)
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 def _secret() -> str:
@@ -204,14 +206,14 @@ def test_objects_in_data_cannot_be_called_or_inspected(source: str) -> None:
     ],
 )
 def test_large_but_allowed_values_are_fast(source: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()  # processor time: see test_escape_attempt_is_refused_quickly
     compile_expression.__wrapped__(source).evaluate(DATA)
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 def test_total_work_of_one_evaluation_is_bounded() -> None:
     source = "len([" + ", ".join(["[0] * 99999"] * 15) + "])"
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(ExpressionEvalError, match="too many list items"):
         ev(source)
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
