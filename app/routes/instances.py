@@ -175,9 +175,11 @@ def start(
         data=body.data,
         actor=me.username,
         now=clock.now(),
+        workflow=workflow,
     )
+    out = detail(session, instance)  # read in the same transaction: no second one to begin
     session.commit()
-    return detail(session, instance)
+    return out
 
 
 SORTS = {

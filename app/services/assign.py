@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Membership, Task, User
+from app.db.models import Membership, OutOfOffice, Task, User
 from engine import CreateTask
 
 
@@ -28,6 +28,8 @@ class Resolution:
     excluded: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     away: set[str] = field(default_factory=set)
+    present: set[str] = field(default_factory=set)
+    """Users known to be active and not away now (no need to look for who covers for them)."""
 
 
 def active_users(session: Session, names: list[str] | tuple[str, ...]) -> list[str]:
@@ -37,6 +39,29 @@ def active_users(session: Session, names: list[str] | tuple[str, ...]) -> list[s
         session.scalars(select(User.username).where(User.username.in_(names), User.is_active))
     )
     return [n for n in names if n in found]
+
+
+def present_users(
+    session: Session, names: list[str] | tuple[str, ...], now: datetime
+) -> tuple[list[str], set[str]]:
+    """``active_users``, and which of them are in (not away at ``now``), in one query: a
+    task for a named person who is in needs no look at delegates."""
+    if not names:
+        return [], set()
+    away = (
+        select(OutOfOffice.id)
+        .where(
+            OutOfOffice.username == User.username,
+            OutOfOffice.starts_at <= now,
+            OutOfOffice.ends_at > now,
+        )
+        .exists()
+    )
+    rows = session.execute(
+        select(User.username, away).where(User.username.in_(names), User.is_active)
+    )
+    found: dict[str, bool] = {name: bool(is_away) for name, is_away in rows}
+    return [n for n in names if n in found], {n for n, is_away in found.items() if not is_away}
 
 
 def role_members(session: Session, role: str) -> list[str]:
@@ -84,7 +109,7 @@ def resolve(
 ) -> Resolution:
     """Who gets the task ``effect`` asks for; someone away is covered by their delegate."""
     out = _resolve(session, effect, spec, now)
-    if out.assignee is not None and now is not None:
+    if out.assignee is not None and now is not None and out.assignee not in out.present:
         from app.services.people import cover_for  # people builds on the runner, which uses us
 
         role = (spec or effect.assignee).get("role") or ((effect.fallback or {}).get("role"))
@@ -115,7 +140,10 @@ def _resolve(
             else set()
         )
     if effect.users:
-        users = active_users(session, effect.users)
+        if now is not None:
+            users, out.present = present_users(session, effect.users, now)
+        else:
+            users = active_users(session, effect.users)
         users = [u for u in users if u not in out.excluded]
         missing = [u for u in effect.users if u not in users]
         if missing:

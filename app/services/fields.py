@@ -57,9 +57,12 @@ def sync(session: Session, instance_id: str, before: dict[str, str], after: dict
         if before.get(name) != value
     ]
     table = cast(Table, InstanceField.__table__)
-    if gone:
-        session.execute(
-            delete(table).where(table.c.instance_id == instance_id, table.c.name.in_(gone))
-        )
-    if new:
-        session.execute(insert(table), new)
+    # Its own rows only (the instance's row is in the database already): no need to flush
+    # what else the step has pending, which then goes in with the commit, kind by kind.
+    with session.no_autoflush:
+        if gone:
+            session.execute(
+                delete(table).where(table.c.instance_id == instance_id, table.c.name.in_(gone))
+            )
+        if new:
+            session.execute(insert(table), new)
