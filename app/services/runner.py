@@ -64,6 +64,8 @@ from engine.calendar import DEFAULT_CALENDARS, BusinessCalendar, calendar_from_d
 from engine.forms import FormValidator
 
 MAX_CHAINED_STEPS = 100
+"""Table steps one command may chain (each answered in its transaction) before the rest are
+refused: a workflow looping through table steps without waiting for anything."""
 BATCH = "stepwise.batch"
 """``session.info`` key a caller sets (to a list) to apply many steps in one transaction: a
 finished instance's id is appended to the list instead of its message waits being deleted
@@ -273,10 +275,22 @@ def _finish_step(
     if stored_fields is None:
         stored_fields = fields.report_fields(instance.state.get("data"))
     follow_ups: list[Command] = []
-    for _ in range(MAX_CHAINED_STEPS):
-        follow_ups += _apply(session, compiled, instance, effects, actor=actor, now=now)
+    chained = 0
+    while True:
+        budget = chained < MAX_CHAINED_STEPS
+        follow_ups += _apply(
+            session, compiled, instance, effects, actor=actor, now=now, tables_allowed=budget
+        )
         if not follow_ups:
             break
+        chained += 1
+        if chained > 2 * MAX_CHAINED_STEPS:  # refused table steps that loop among themselves
+            raise ApiError(
+                409,
+                "endless_loop",
+                f"the workflow looped through more than {MAX_CHAINED_STEPS} table steps "
+                "without waiting for anything; nothing was changed",
+            )
         state, effects = step(compiled, state, follow_ups.pop(0), now, calendars=calendars)
     fields.sync(session, instance.id, stored_fields, fields.report_fields(state.get("data")))
     instance.state = state
@@ -297,9 +311,12 @@ def _apply(
     *,
     actor: str | None,
     now: datetime,
+    tables_allowed: bool = True,
 ) -> list[Command]:
     """Apply effects; a table operation's result, and a message held for a wait that has
-    just begun, come back as the next commands."""
+    just begun, come back as the next commands. Past the chain's budget
+    (``tables_allowed`` false) a table operation is not carried out: it fails, so that the
+    step takes its error path or stops with an incident."""
     follow_ups: list[Command] = []
     for effect in effects:
         match effect:
@@ -348,6 +365,14 @@ def _apply(
                         payload=effect.to_dict(),
                         next_attempt_at=now,
                         created_at=now,
+                    )
+                )
+            case TableOperation() if not tables_allowed:
+                follow_ups.append(
+                    TableResult(
+                        effect.request_id,
+                        error=f"more than {MAX_CHAINED_STEPS} table steps in a row without "
+                        "waiting for anything: not carried out",
                     )
                 )
             case TableOperation():
