@@ -82,10 +82,11 @@ class TableResult:
 
 @dataclass(frozen=True, slots=True)
 class SubworkflowFinished:
-    """A child instance started by ``StartSubworkflow`` has ended."""
+    """A child instance started by ``StartSubworkflow`` has ended (``failed``: it could not
+    be started, or the app gave up on it)."""
 
     request_id: str
-    outcome: Literal["completed", "cancelled", "rejected"] = "completed"
+    outcome: Literal["completed", "cancelled", "rejected", "failed"] = "completed"
     data: dict[str, Any] = field(default_factory=dict)
 
 

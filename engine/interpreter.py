@@ -411,7 +411,9 @@ class _Step(Flow):
                 wait["token"],
                 node.id,
                 "subworkflow_" + command.outcome,
-                f"the sub-workflow ended {command.outcome}",
+                "the sub-workflow could not start or run"
+                if command.outcome == "failed"
+                else f"the sub-workflow ended {command.outcome}",
                 {"workflow": node.workflow},
             )
             return

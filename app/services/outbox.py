@@ -42,6 +42,7 @@ from app.db.models import (
     Timer,
     User,
 )
+from app.errors import ApiError
 from app.services import actionlinks, channels, egress, events, runner
 from app.services.people import deliver_inbox, sweep_windows
 from app.services.records import audit
@@ -49,7 +50,14 @@ from app.services.runner import DefinitionCache, lock_instance
 from app.services.schedules import start_due_runs
 from app.services.templates import render
 from app.settings import Settings
-from engine import FireTimer, HttpFailed, HttpResult, SubworkflowFinished, parse_duration
+from engine import (
+    CommandError,
+    FireTimer,
+    HttpFailed,
+    HttpResult,
+    SubworkflowFinished,
+    parse_duration,
+)
 
 log = logging.getLogger("stepwise.worker")
 LEASE = timedelta(seconds=60)
@@ -402,9 +410,53 @@ def deliver_outbox(worker: Worker, *, now: datetime, limit: int = 100) -> int:
                 _finish_row(worker, row_id, "failed", f"unknown outbox kind {kind}", now=now)
         except Exception as exc:  # one bad row must not stop the others
             log.exception("outbox row %s failed", row_id)
-            _finish_row(worker, row_id, "pending" if attempts < 5 else "failed", repr(exc), now=now)
+            if attempts < MAX_ROW_ATTEMPTS:
+                _finish_row(worker, row_id, "pending", repr(exc), now=now)
+            else:
+                _give_up(
+                    worker,
+                    row_id,
+                    kind,
+                    payload,
+                    f"gave up after {attempts} attempts: {exc!r}",
+                    now=now,
+                )
         handled += 1
     return handled
+
+
+MAX_ROW_ATTEMPTS = 5
+"""Tries of a row that fails for a reason other than its call (a bug, a URL httpx cannot
+read, the database going away); then ``_give_up``."""
+
+
+def _give_up(
+    worker: Worker, row_id: int, kind: str, payload: dict[str, Any], error: str, *, now: datetime
+) -> None:
+    """The row is over: the step waiting for it is answered with the failure (its error
+    path, else an incident) rather than left waiting for ever."""
+    command: Any = None
+    if kind == "call_http":
+        command = HttpFailed(payload.get("request_id", ""), error=error[:2000])
+    elif kind == "start_subworkflow":
+        command = SubworkflowFinished(payload.get("request_id", ""), "failed", {})
+    if command is None:
+        _finish_row(worker, row_id, "failed", error[:2000], now=now)
+        return
+    _note_error(worker, row_id, error)
+    try:  # done, or kept with its answer while the instance is suspended
+        _answer(worker, row_id, _row_instance(worker, row_id), command, now=now)
+    except Exception:
+        log.exception("answering the instance of outbox row %s failed", row_id)
+        _finish_row(worker, row_id, "failed", error[:2000], now=now)
+
+
+def _note_error(worker: Worker, row_id: int, error: str) -> None:
+    with worker.sessionmaker() as session:
+        row = session.get(Outbox, row_id)
+        if row is not None:
+            row.last_error = error[:2000]
+            session.commit()
 
 
 def _finish_row(
@@ -744,22 +796,51 @@ def _notification_failed(
 
 
 def _start_child(worker: Worker, row_id: int, payload: dict[str, Any], *, now: datetime) -> None:
+    """Start the child instance. One that cannot start (no such workflow, not published, its
+    data schema or start form refuses the input) will not start on a retry either: the
+    parent's step fails at once, with the reason in its audit log and on the row."""
     with worker.sessionmaker() as session:
         row = session.get(Outbox, row_id)
         if row is None or row.status == "done":
             return
-        runner.start_instance(
+        parent = row.instance_id
+        try:
+            runner.start_instance(
+                session,
+                cache=worker.cache,
+                workflow_key=payload["workflow"],
+                data=payload.get("input", {}),
+                actor="worker",
+                now=now,
+                parent_id=parent,
+                parent_request=payload["request_id"],
+            )
+        except (ApiError, CommandError) as exc:
+            session.rollback()
+            reason = f"{exc.code}: {exc.message}"
+        else:
+            row.status, row.done_at = "done", now
+            session.commit()
+            return
+    with worker.sessionmaker() as session:
+        audit(
             session,
-            cache=worker.cache,
-            workflow_key=payload["workflow"],
-            data=payload.get("input", {}),
+            "subworkflow.not_started",
             actor="worker",
+            instance_id=parent,
             now=now,
-            parent_id=row.instance_id,
-            parent_request=payload["request_id"],
+            workflow=payload["workflow"],
+            reason=reason,
         )
-        row.status, row.done_at = "done", now
         session.commit()
+    _note_error(worker, row_id, f"the child could not start: {reason}")
+    _answer(
+        worker,
+        row_id,
+        parent or "",
+        SubworkflowFinished(payload["request_id"], "failed", {}),
+        now=now,
+    )
 
 
 def _child_finished(worker: Worker, row_id: int, payload: dict[str, Any], *, now: datetime) -> None:

@@ -276,3 +276,124 @@ def test_the_services_own_notifications_show_what_people_typed_not_run_it(app, l
     page = login("walt").get("/api/notifications").json()
     found = [n for n in page["items"] if n["title"].startswith("Completed")]
     assert [(n["title"], n["body"]) for n in found] == [(f"Completed {typed}", f"Note: {typed}")]
+
+
+# --- child workflows ------------------------------------------------------------------------
+
+
+def child_flow(schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """start → double (n * 2) → end; ``schema``: its data schema."""
+    flow: dict[str, Any] = {
+        "format": 1,
+        "key": "child",
+        "name": "Child",
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "double", "type": "set", "name": "Double", "assign": {"doubled": "n * 2"}},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": "c1", "from": "start", "to": "double"},
+            {"id": "c2", "from": "double", "to": "end"},
+        ],
+    }
+    if schema is not None:
+        flow["data"] = schema
+    return flow
+
+
+PARENT = {
+    "format": 1,
+    "key": "parent",
+    "name": "Parent",
+    "nodes": [
+        {"id": "start", "type": "start", "name": "Start"},
+        {
+            "id": "sub",
+            "type": "subworkflow",
+            "name": "Ask the child",
+            "workflow": "child",
+            "input": {"n": "n"},
+            "output": {"doubled": "doubled"},
+        },
+        {"id": "review", "type": "user_task", "name": "Review", "assignee": {"user": "admin"}},
+        {"id": "end", "type": "end", "name": "Done"},
+    ],
+    "edges": [
+        {"id": "p1", "from": "start", "to": "sub"},
+        {"id": "p2", "from": "sub", "to": "review"},
+        {"id": "p3", "from": "review", "to": "end"},
+    ],
+}
+
+
+def publish(admin: Any, flow: dict[str, Any]) -> None:
+    made = admin.post("/api/workflows", json={"key": flow["key"], "draft": flow})
+    assert made.status_code == 201, made.text
+    published = admin.post(f"/api/workflows/{flow['key']}/publish")
+    assert published.status_code == 201, published.text
+
+
+def test_a_child_workflow_runs_and_its_output_comes_back_to_the_parent(app, login):
+    admin = login("admin")
+    publish(admin, child_flow())
+    publish(admin, PARENT)
+    parent = admin.post("/api/workflows/parent/instances", json={"data": {"n": 21}}).json()
+    t0 = datetime.now(UTC)
+    tick(app.state.worker, now=t0)  # starts the child, which runs to its end
+    tick(app.state.worker, now=t0 + timedelta(seconds=1))  # its end answers the parent
+    after = admin.get(f"/api/instances/{parent['id']}").json()
+    assert after["data"]["doubled"] == 42
+    assert [t["node"] for t in after["open_tasks"]] == ["review"]
+    children = admin.get("/api/instances", params={"parent": parent["id"]}).json()["items"]
+    assert [(c["workflow_key"], c["status"]) for c in children] == [("child", "completed")]
+
+
+def test_a_child_that_cannot_start_fails_the_parents_step_at_once_with_the_reason(app, login):
+    admin = login("admin")
+    needs_a_name = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string"}},
+    }
+    publish(admin, child_flow(needs_a_name))
+    publish(admin, PARENT)
+    parent = admin.post("/api/workflows/parent/instances", json={"data": {"n": 21}}).json()
+    tick(app.state.worker, now=datetime.now(UTC))
+    after = admin.get(f"/api/instances/{parent['id']}").json()
+    assert after["status"] == "running"
+    assert [(i["node"], i["code"]) for i in after["incidents"]] == [("sub", "subworkflow_failed")]
+    with app.state.sessionmaker() as session:
+        (row,) = session.scalars(select(Outbox).where(Outbox.kind == "start_subworkflow"))
+        assert (row.status, row.attempts) == ("done", 1)
+        assert "invalid_data" in (row.last_error or "")
+    audit = admin.get("/api/admin/audit", params={"instance_id": parent["id"]}).json()["items"]
+    (not_started,) = [e for e in audit if e["action"] == "subworkflow.not_started"]
+    assert "invalid_data" in not_started["details"]["reason"]
+    assert admin.get("/api/instances", params={"parent": parent["id"]}).json()["total"] == 0
+
+
+def test_a_row_that_keeps_failing_for_another_reason_fails_the_step_after_five_tries(
+    app, login, gateway
+):
+    admin = login("admin")
+    publish(admin, FRAGILE)
+    started = admin.post("/api/workflows/fragile/instances", json={"data": {}}).json()
+    with app.state.sessionmaker() as session:  # a row no worker can read (its request is gone)
+        (row,) = session.scalars(select(Outbox).where(Outbox.kind == "call_http"))
+        row.payload = {k: v for k, v in row.payload.items() if k != "request"}
+        session.commit()
+    t0 = datetime.now(UTC)
+    for attempt in range(5):
+        tick(app.state.worker, now=t0 + timedelta(seconds=31 * attempt))
+        incidents = admin.get(f"/api/instances/{started['id']}").json()["open_incidents"]
+        assert incidents == (1 if attempt == 4 else 0)
+    after = admin.get(f"/api/instances/{started['id']}").json()
+    (incident,) = after["incidents"]
+    assert (incident["node"], incident["code"]) == ("call", "http_failed")
+    assert "gave up after 5 attempts" in incident["message"]
+    assert gateway.keys == []
+    with app.state.sessionmaker() as session:
+        (row,) = session.scalars(select(Outbox).where(Outbox.kind == "call_http"))
+        assert row.status == "done"
+        assert "gave up after 5 attempts" in (row.last_error or "")

@@ -926,6 +926,17 @@ def test_subworkflow_starts_child_and_maps_output(drive):
     assert d.status == "completed"
 
 
+def test_a_child_that_could_not_run_is_an_incident_at_the_subworkflow_step(drive):
+    d = drive(seq(node("child", "subworkflow", workflow="onboarding")))
+    d.start({})
+    (start,) = d.of(StartSubworkflow)
+    effects = d.send(SubworkflowFinished(start.request_id, "failed"))
+    (incident,) = d.of(RaiseIncident, effects)
+    assert (incident.node, incident.code) == ("child", "subworkflow_failed")
+    assert incident.message == "the sub-workflow could not start or run"
+    assert d.status == "running"
+
+
 # --- termination and cancellation ---------------------------------------------------------------
 
 
