@@ -87,10 +87,11 @@ def _pick(session: Session, role: str, policy: str, excluded: list[str]) -> str 
             ).all()
         )
         return min(members, key=lambda m: (load.get(m, 0), m))
-    # round robin: whoever was given a task from this role's pool longest ago (or never)
+    # round robin: whoever was given a task from this role's pool longest ago (or never);
+    # what someone was given in another role, or by name, does not count here
     rows = session.execute(
         select(Task.assignee, func.max(Task.created_at))
-        .where(Task.assignee.in_(members))
+        .where(Task.assignee.in_(members), Task.role == role)
         .group_by(Task.assignee)
     )
     last: dict[str | None, Any] = {row[0]: row[1] for row in rows}
