@@ -440,6 +440,8 @@ def reassign(
         raise _not_open(task)
     if body.user is not None:
         _active_user(session, body.user)
+        if body.user in (task.excluded_users or []):  # they could not complete it
+            raise ApiError(422, "four_eyes", f"{body.user} may not take this task (four-eyes rule)")
         task.assignee, task.candidate_users, task.candidate_roles = body.user, [], []
     else:
         if session.get(Role, body.role) is None:

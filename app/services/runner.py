@@ -560,6 +560,7 @@ def _sla_event(
     if task is None or task.status != "open":
         return
     key = f"{instance.id}:{effect.task_id}:sla:{effect.event}:{effect.level}"
+    refused: str | None = None
     holders = (
         [f"user:{task.assignee}"] if task.assignee else [f"role:{r}" for r in task.candidate_roles]
     )
@@ -589,12 +590,14 @@ def _sla_event(
         task.priority = effect.priority
     elif effect.event == "escalate" and effect.action == "reassign" and effect.to:
         spec = effect.to
-        if spec.get("user"):
+        if spec.get("user") and spec["user"] in (task.excluded_users or []):
+            refused = f"{spec['user']} may not take this task (four-eyes rule); it stays put"
+        elif spec.get("user"):
             task.assignee, task.candidate_roles, task.candidate_users = spec["user"], [], []
         elif spec.get("role"):
             task.assignee, task.candidate_roles, task.candidate_users = None, [spec["role"]], []
         set_candidates(session, task)
-    if effect.event == "escalate" and effect.to:
+    if effect.event == "escalate" and effect.to and refused is None:
         to = (
             f"user:{effect.to['user']}"
             if effect.to.get("user")
@@ -620,4 +623,5 @@ def _sla_event(
         level=effect.level,
         escalation=effect.action,
         to=effect.to,
+        refused=refused,
     )

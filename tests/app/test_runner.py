@@ -1,13 +1,17 @@
 """Persisting steps (``app/services/runner.py``): a chain of table steps in one command is
-bounded, and what exceeds it is refused without being carried out."""
+bounded, and what exceeds it is refused without being carried out; an SLA reassignment
+keeps to the four-eyes rule."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from app.services.outbox import tick
 from app.services.runner import MAX_CHAINED_STEPS
 
 Login = Callable[[str], TestClient]
@@ -83,3 +87,53 @@ def test_refused_table_steps_that_loop_on_their_error_path_change_nothing(login:
     assert mugs(admin) == before
     listed = admin.get("/api/instances", params={"workflow": "stock-loop"}).json()
     assert listed["total"] == 0
+
+
+def escalating_check(to: str) -> dict[str, Any]:
+    """walt counts; someone else in the warehouse checks, escalated to ``to`` after 2 h."""
+    return {
+        "format": 1,
+        "key": "checked-count",
+        "name": "Checked count",
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "count", "type": "user_task", "name": "Count", "assignee": {"user": "walt"}},
+            {
+                "id": "check",
+                "type": "user_task",
+                "name": "Check the count",
+                "assignee": {"role": "warehouse", "not_same_as": "count"},
+                "sla": {
+                    "due": "PT1H",
+                    "calendar": "24x7",
+                    "escalate": [{"after": "PT2H", "action": "reassign", "to": {"user": to}}],
+                },
+            },
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "count"},
+            {"id": "e2", "from": "count", "to": "check"},
+            {"id": "e3", "from": "check", "to": "end"},
+        ],
+    }
+
+
+@pytest.mark.parametrize(("to", "holder"), [("walt", None), ("wendy", "wendy")])
+def test_an_sla_reassignment_respects_the_four_eyes_rule(
+    app: Any, login: Login, to: str, holder: str | None
+) -> None:
+    admin, walt = login("admin"), login("walt")
+    flow = escalating_check(to)
+    assert admin.post("/api/workflows", json={"key": flow["key"], "draft": flow}).status_code == 201
+    assert admin.post(f"/api/workflows/{flow['key']}/publish").status_code == 201
+    started = admin.post(f"/api/workflows/{flow['key']}/instances", json={"data": {}}).json()
+    (count,) = started["open_tasks"]
+    assert walt.post(f"/api/tasks/{count['id']}/complete", json={"data": {}}).status_code == 200
+    tick(app.state.worker, now=datetime.now(UTC) + timedelta(hours=3))
+    (check,) = admin.get(f"/api/instances/{started['id']}").json()["open_tasks"]
+    assert check["assignee"] == holder
+    audit = admin.get("/api/admin/audit", params={"instance_id": started["id"]}).json()["items"]
+    (escalated,) = [e for e in audit if e["action"] == "sla.escalate"]
+    refused = escalated["details"]["refused"]
+    assert (refused is not None) == (holder is None)
