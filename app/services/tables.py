@@ -30,6 +30,18 @@ def _row(session: Session, table: DataTable, key: Mapping[str, Any]) -> DataRow 
     )
 
 
+def _fitted(table: DataTable, values: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The row as the table API would store it (every column, each value of its column's
+    type), or why it does not fit: a workflow writes by the same rules as a person."""
+    from app.services.csvio import check_row  # csvio builds on row_key, from here
+
+    clean, errors = check_row(table, values)
+    if not errors:
+        return clean, None
+    cells = "; ".join(f"{e.column}: {e.message}" if e.column else e.message for e in errors)
+    return values, f"the row does not fit the table {table.name!r}: {cells}"
+
+
 def apply_operation(session: Session, op: TableOperation) -> dict[str, Any]:
     """Carry out a workflow's table operation; returns TableResult's ``result`` and ``error``."""
     table = session.get(DataTable, op.table)
@@ -41,22 +53,36 @@ def apply_operation(session: Session, op: TableOperation) -> dict[str, Any]:
             found = [dict(r.values) if r else None for r in rows]
             return {"result": found if op.each else found[0]}
         if op.op == "insert":
+            added: list[DataRow] = []
             for key, values in zip(op.keys, op.values, strict=True):
-                record = {**values, **key}
-                if _row(session, table, record) is not None:
+                record, problem = _fitted(table, {**values, **key})
+                if problem:
+                    return {"error": problem}
+                taken = _row(session, table, record) is not None or any(
+                    r.row_key == row_key(table, record) for r in added
+                )
+                if taken:
                     return {"error": f"{op.table} already has a row {row_key(table, record)!r}"}
-                session.add(
+                added.append(
                     DataRow(table_name=table.name, row_key=row_key(table, record), values=record)
                 )
+            session.add_all(added)  # all or nothing
             return {"result": {"ok": True}}
         if op.op == "update":
+            changed: list[tuple[DataRow, dict[str, Any]]] = []
             for key, values in zip(op.keys, op.values, strict=True):
                 row = _row(session, table, key)
                 if row is None:
                     return {"error": f"{op.table} has no row {row_key(table, key)!r}"}
-                row.values = {**row.values, **values}
+                record, problem = _fitted(table, {**row.values, **values})
+                if problem:
+                    return {"error": problem}
+                changed.append((row, record))
+            now = clock.now()
+            for row, record in changed:  # all or nothing
+                row.values = record
                 row.version += 1
-                row.updated_at = clock.now()
+                row.updated_at = now
             return {"result": {"ok": True}}
         return _increment(session, table, op)
     except KeyError as exc:
@@ -80,6 +106,9 @@ def _increment(session: Session, table: DataTable, op: TableOperation) -> dict[s
             new[column] = current + delta
             if new[column] < 0:
                 short.append({**key, "column": column, "available": current, "wanted": -delta})
+        new, problem = _fitted(table, new)
+        if problem:
+            return {"error": problem}
         planned.append((row, new))
     if short:
         return {"result": {"ok": False, "short": short}}

@@ -570,3 +570,65 @@ def test_tables_nul_characters_are_422_not_a_database_error(prices: TestClient) 
     assert imported.json()["errors"][0]["line"] == 2
     described = prices.post("/api/tables", json={**PRICES, "name": "t2", "description": "\x00"})
     assert described.status_code == 422
+
+
+# --- table steps in workflows ---------------------------------------------------------------
+
+
+def table_step(op: str, values: dict[str, str], *, each: str | None = None) -> dict[str, Any]:
+    step: dict[str, Any] = {
+        "id": "write",
+        "type": "table",
+        "name": "Write",
+        "table": "inventory",
+        "op": op,
+        "key": {"sku": "item.sku" if each else "'MUG-01'"},
+        "values": values,
+    }
+    if each:
+        step["each"] = each
+    return {
+        "format": 1,
+        "key": "stock-writer",
+        "name": "Stock writer",
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            step,
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "write"},
+            {"id": "e2", "from": "write", "to": "end"},
+        ],
+    }
+
+
+def run_writer(admin: TestClient, flow: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    assert admin.post("/api/workflows", json={"key": flow["key"], "draft": flow}).status_code == 201
+    assert admin.post(f"/api/workflows/{flow['key']}/publish").status_code == 201
+    started = admin.post(f"/api/workflows/{flow['key']}/instances", json={"data": data})
+    assert started.status_code == 201, started.text
+    instance: dict[str, Any] = started.json()
+    return instance
+
+
+def test_a_table_step_writes_by_the_column_types_as_the_api_does(login: Login) -> None:
+    admin = login("admin")
+    instance = run_writer(admin, table_step("update", {"on_hand": "'lots'"}), {})
+    (incident,) = instance["incidents"]
+    assert incident["code"] == "table_failed"
+    assert "on_hand" in incident["message"]
+    assert inventory(admin)["MUG-01"]["values"]["on_hand"] == 120
+
+
+def test_a_table_step_over_several_rows_writes_all_or_nothing(login: Login) -> None:
+    admin = login("admin")
+    flow = table_step("insert", {"name": "item.name", "on_hand": "item.on_hand"}, each="items")
+    items = [
+        {"sku": "NEW-1", "name": "New one", "on_hand": 3},
+        {"sku": "NEW-2", "name": "New two", "on_hand": "three"},
+    ]
+    instance = run_writer(admin, flow, {"items": items})
+    (incident,) = instance["incidents"]
+    assert incident["code"] == "table_failed"
+    assert not {"NEW-1", "NEW-2"} & set(inventory(admin))
