@@ -22,6 +22,7 @@ from engine.compiled import decision_cell_source
 from engine.expressions import RESERVED_NAMES, ExpressionError, check_expression
 from engine.forms import check_form_schema
 from engine.model import (
+    MAX_HTTP_TIMEOUT_S,
     ApprovalNode,
     Assignee,
     DecisionNode,
@@ -260,6 +261,23 @@ class SettingChecks(Checker):
                 node=nid,
                 field="retry.backoff",
             )
+            timeout = node.request.timeout_s
+            if not timeout > 0:  # also NaN
+                self.add(
+                    "bad_timeout",
+                    f"{who}: the time to wait for an answer must be more than 0 seconds.",
+                    node=nid,
+                    field="request.timeout_s",
+                )
+            elif timeout > MAX_HTTP_TIMEOUT_S:
+                self.add(
+                    "timeout_cut",
+                    f"{who} waits {timeout:g} s for an answer; calls are cut off after "
+                    f"{MAX_HTTP_TIMEOUT_S:g} s.",
+                    node=nid,
+                    field="request.timeout_s",
+                    severity="warning",
+                )
             if node.result is not None:
                 self.reserved(node.result, nid, "result")
         elif isinstance(node, SetNode):

@@ -141,6 +141,12 @@ class ApprovalNode(_NodeBase):
     priority: int = 0
 
 
+MAX_HTTP_TIMEOUT_S = 50.0
+"""The longest one call may take: a longer ``timeout_s`` is cut to this (and validation
+warns), so that a call always ends before the worker's claim on it runs out and another
+worker could make it again."""
+
+
 class HttpRequest(_Strict):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     url: str

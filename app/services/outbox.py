@@ -58,9 +58,11 @@ from engine import (
     SubworkflowFinished,
     parse_duration,
 )
+from engine.model import MAX_HTTP_TIMEOUT_S
 
 log = logging.getLogger("stepwise.worker")
 LEASE = timedelta(seconds=60)
+"""A claimed row is left alone this long: longer than any call may take (MAX_HTTP_TIMEOUT_S)."""
 
 
 @dataclass
@@ -566,7 +568,7 @@ def _http(
             allow=egress.AllowList.parse(worker.settings.http_allow),
             headers=headers,
             json=body if request.get("method", "POST") != "GET" else None,
-            deadline_s=float(request.get("timeout_s", 10)),
+            deadline_s=min(float(request.get("timeout_s", 10)), MAX_HTTP_TIMEOUT_S),
             max_bytes=worker.settings.http_max_response_bytes,
         )
     except (egress.EgressRefused, egress.ResponseTooLarge) as exc:  # trying again cannot help

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from app.db.models import Outbox
 from app.main import create_app
-from app.services.outbox import tick
+from app.services.outbox import LEASE, tick
+from engine.model import MAX_HTTP_TIMEOUT_S
 
 ORDER = {
     "order_id": "B-7",
@@ -397,3 +398,7 @@ def test_a_row_that_keeps_failing_for_another_reason_fails_the_step_after_five_t
         (row,) = session.scalars(select(Outbox).where(Outbox.kind == "call_http"))
         assert row.status == "done"
         assert "gave up after 5 attempts" in (row.last_error or "")
+
+
+def test_a_call_ends_before_the_workers_claim_on_it_runs_out():
+    assert LEASE.total_seconds() > MAX_HTTP_TIMEOUT_S

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from engine.model import MAX_HTTP_TIMEOUT_S
 from engine.validation import validate
 from tests.engine.test_validation import SEQUENCE, only, wf
 
@@ -104,6 +105,23 @@ def test_validation_warns_about_a_reminder_after_the_due_time():
     assert [(p.code, p.node, p.field, p.severity) for p in problems] == [
         ("reminder_after_due", "n", "sla.remind.1", "warning")
     ]
+
+
+@pytest.mark.parametrize(
+    ("timeout", "code", "severity"),
+    [(0, "bad_timeout", "error"), (-5, "bad_timeout", "error"), (120, "timeout_cut", "warning")],
+)
+def test_validation_checks_how_long_a_call_waits(timeout: float, code: str, severity: str):
+    node = ("n:http", {"request": {"url": "https://example.com", "timeout_s": timeout}})
+    problems = validate(single(node))
+    assert [(p.code, p.node, p.field, p.severity) for p in problems] == [
+        (code, "n", "request.timeout_s", severity)
+    ]
+
+
+def test_validation_accepts_a_call_that_waits_up_to_the_limit():
+    node = ("n:http", {"request": {"url": "https://example.com", "timeout_s": MAX_HTTP_TIMEOUT_S}})
+    assert validate(single(node)) == []
 
 
 KNOWN = {
