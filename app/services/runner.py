@@ -525,7 +525,9 @@ def _create_task(
         priority=effect.priority,
         due_at=effect.due,
         created_at=now,
-        claimed_at=now if who.assignee else None,
+        # a delegate covering for someone away has not taken it up yet: it goes back to its
+        # owner when the window ends, unless the delegate starts on it (as for moved tasks)
+        claimed_at=now if who.assignee and who.away_owner is None else None,
     )
     session.add(task)
     set_candidates(session, task, new=True)

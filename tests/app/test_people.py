@@ -102,6 +102,14 @@ def test_open_tasks_move_to_the_delegate_when_the_window_starts_and_return_when_
     assert admin.get(f"/api/tasks/{task['id']}").json()["assignee"] == "walt"
 
 
+def test_a_task_made_for_someone_away_goes_back_to_them_when_the_window_ends(admin):
+    away(admin, "walt", "wendy", start=-timedelta(hours=1), end=timedelta(hours=3))
+    task = start(admin, "for-walt")
+    assert task["assignee"] == "wendy"
+    admin.post("/api/clock/advance", json={"by": "PT4H"})
+    assert admin.get(f"/api/tasks/{task['id']}").json()["assignee"] == "walt"
+
+
 def test_a_task_the_delegate_started_stays_with_them(admin, login):
     task = start(admin, "for-walt")
     away(admin, "walt", "wendy", start=timedelta(hours=1), end=timedelta(hours=5))
