@@ -137,9 +137,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             continue
         app.include_router(module.router)
     from app.routes import actionlinks as action_pages
-    from app.routes import deadletters
+    from app.routes import deadletters, metrics
 
-    for module in (deadletters, action_pages):
+    for module in (deadletters, action_pages, metrics):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"])

@@ -633,6 +633,7 @@ ROWS: list[Row] = [
     row("DELETE", "/api/admin/roles/{name}", with_status(ADMIN, 204), name="role"),
     row("GET", "/api/admin/tokens", ADMIN),
     row("GET", "/api/admin/secrets", ADMIN),
+    row("GET", "/api/admin/metrics", ADMIN),
     row(
         "POST",
         "/api/admin/tokens",
