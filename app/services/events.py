@@ -146,8 +146,7 @@ class _SubscriberCache:
         self._lock = threading.Lock()
 
     def get(self, session: Session) -> Subscribers:
-        bind = session.get_bind()
-        engine = bind if isinstance(bind, Engine) else bind.engine
+        engine = _engine_of(session)
         if session.info.get(_CHANGED):  # this transaction's own changes count at once
             return self._read(session)
         now = time.monotonic()
@@ -170,6 +169,11 @@ class _SubscriberCache:
                 select(EventEndpoint.id, EventEndpoint.event_types).where(EventEndpoint.enabled)
             )
             return [(ep_id, frozenset(str(t) for t in types)) for ep_id, types in rows]
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 _subscriber_cache = _SubscriberCache()
@@ -197,8 +201,7 @@ def _endpoint_written(mapper: Any, connection: Any, target: EventEndpoint) -> No
 @event.listens_for(Session, "after_commit")
 def _drop_after_commit(session: Session) -> None:
     if session.info.pop(_CHANGED, None):
-        bind = session.get_bind()
-        _subscriber_cache.forget(bind if isinstance(bind, Engine) else bind.engine)
+        _subscriber_cache.forget(_engine_of(session))
 
 
 def instance_summary(instance: Instance, **changes: Any) -> dict[str, Any]:

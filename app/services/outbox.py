@@ -63,6 +63,9 @@ from engine.model import MAX_HTTP_TIMEOUT_S
 log = logging.getLogger("stepwise.worker")
 LEASE = timedelta(seconds=60)
 """A claimed row is left alone this long: longer than any call may take (MAX_HTTP_TIMEOUT_S)."""
+MAX_ROW_ATTEMPTS = 5
+"""Tries of a row that fails for a reason other than its call (a bug, a URL httpx cannot
+read, the database going away); then ``_give_up``."""
 
 
 @dataclass
@@ -425,11 +428,6 @@ def deliver_outbox(worker: Worker, *, now: datetime, limit: int = 100) -> int:
                 )
         handled += 1
     return handled
-
-
-MAX_ROW_ATTEMPTS = 5
-"""Tries of a row that fails for a reason other than its call (a bug, a URL httpx cannot
-read, the database going away); then ``_give_up``."""
 
 
 def _give_up(

@@ -58,14 +58,12 @@ def apply_operation(session: Session, op: TableOperation) -> dict[str, Any]:
                 record, problem = _fitted(table, {**values, **key})
                 if problem:
                     return {"error": problem}
-                taken = _row(session, table, record) is not None or any(
-                    r.row_key == row_key(table, record) for r in added
-                )
-                if taken:
-                    return {"error": f"{op.table} already has a row {row_key(table, record)!r}"}
-                added.append(
-                    DataRow(table_name=table.name, row_key=row_key(table, record), values=record)
-                )
+                new_key = row_key(table, record)
+                if _row(session, table, record) is not None or any(
+                    r.row_key == new_key for r in added
+                ):
+                    return {"error": f"{op.table} already has a row {new_key!r}"}
+                added.append(DataRow(table_name=table.name, row_key=new_key, values=record))
             session.add_all(added)  # all or nothing
             return {"result": {"ok": True}}
         if op.op == "update":
