@@ -230,15 +230,78 @@ def upload(client: TestClient, instance_id: str, content: bytes = PDF) -> httpx.
     )
 
 
+def publish(admin: TestClient, flow: dict[str, Any], key: str | None = None) -> None:
+    """Make ``flow`` a workflow (keyed ``key``, else by its own ``key``) and publish it."""
+    key = key or flow["key"]
+    made = admin.post("/api/workflows", json={"key": key, "draft": flow})
+    assert made.status_code == 201, made.text
+    published = admin.post(f"/api/workflows/{key}/publish")
+    assert published.status_code == 201, published.text
+
+
 def ensure_published(env: Env, key: str, draft: dict[str, Any]) -> str:
     """``key``, published from ``draft`` (made once per database)."""
     admin = env.client("admin")
     if admin.get(f"/api/workflows/{key}").status_code == 404:
-        made = admin.post("/api/workflows", json={"key": key, "draft": draft})
-        assert made.status_code == 201, made.text
-        published = admin.post(f"/api/workflows/{key}/publish")
-        assert published.status_code == 201, published.text
+        publish(admin, draft, key)
     return key
+
+
+def one_task(key: str, assignee: dict[str, Any]) -> dict[str, Any]:
+    """start → one user task ``work`` for ``assignee`` → end."""
+    return {
+        "format": 1,
+        "key": key,
+        "name": key,
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "work", "type": "user_task", "name": "Do the work", "assignee": assignee},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "work"},
+            {"id": "e2", "from": "work", "to": "end"},
+        ],
+    }
+
+
+def count_then_check(key: str, *, sla: dict[str, Any] | None = None) -> dict[str, Any]:
+    """walt counts; someone else in the warehouse checks (four-eyes), with ``sla``."""
+    check: dict[str, Any] = {
+        "id": "check",
+        "type": "user_task",
+        "name": "Check the count",
+        "assignee": {"role": "warehouse", "not_same_as": "count"},
+    }
+    if sla is not None:
+        check["sla"] = sla
+    return {
+        "format": 1,
+        "key": key,
+        "name": key,
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "count", "type": "user_task", "name": "Count", "assignee": {"user": "walt"}},
+            check,
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "count"},
+            {"id": "e2", "from": "count", "to": "check"},
+            {"id": "e3", "from": "check", "to": "end"},
+        ],
+    }
+
+
+def counted(admin: TestClient, walt: TestClient, key: str) -> tuple[str, dict[str, Any]]:
+    """Start ``key`` (a ``count_then_check``), walt counts: the instance id and the check task."""
+    started = admin.post(f"/api/workflows/{key}/instances", json={"data": {}})
+    assert started.status_code == 201, started.text
+    instance_id: str = started.json()["id"]
+    (count,) = started.json()["open_tasks"]
+    assert walt.post(f"/api/tasks/{count['id']}/complete", json={"data": {}}).status_code == 200
+    (check,) = admin.get(f"/api/instances/{instance_id}").json()["open_tasks"]
+    return instance_id, check
 
 
 def ensure_incidental(env: Env) -> str:

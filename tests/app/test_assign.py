@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.app.builders import one_task, publish
+
 Login = Callable[[str], TestClient]
-
-
-def one_task(key: str, assignee: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "format": 1,
-        "key": key,
-        "name": key,
-        "nodes": [
-            {"id": "start", "type": "start", "name": "Start"},
-            {"id": "work", "type": "user_task", "name": "Work", "assignee": assignee},
-            {"id": "end", "type": "end", "name": "Done"},
-        ],
-        "edges": [
-            {"id": "e1", "from": "start", "to": "work"},
-            {"id": "e2", "from": "work", "to": "end"},
-        ],
-    }
-
-
-def publish(admin: TestClient, flow: dict[str, Any]) -> None:
-    made = admin.post("/api/workflows", json={"key": flow["key"], "draft": flow})
-    assert made.status_code == 201, made.text
-    assert admin.post(f"/api/workflows/{flow['key']}/publish").status_code == 201
 
 
 def assignee_of_new(admin: TestClient, key: str) -> str | None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.db.models import MessageDelivery, MessageWait
 from app.main import create_app
+from tests.app.builders import publish
 
 
 @pytest.fixture
@@ -50,13 +51,6 @@ def parcel_flow(key: str, *, keep_early: str | None = "P1D", message: str = "par
             {"id": "e3", "from": "wait", "to": "end"},
         ],
     }
-
-
-def publish(admin, flow: dict) -> None:
-    made = admin.post("/api/workflows", json={"key": flow["key"], "draft": flow})
-    assert made.status_code == 201, made.text
-    published = admin.post(f"/api/workflows/{flow['key']}/publish")
-    assert published.status_code == 201, published.text
 
 
 def start(admin, key: str, tracking: str) -> str:

@@ -9,16 +9,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from app.routes.metrics import _label
-from tests.app.builders import assert_error
+from tests.app.builders import assert_error, order
 
 Login = Callable[[str], TestClient]
-ORDER = {
-    "order_id": "M-1",
-    "customer": {"name": "Ada", "email": "ada@example.com"},
-    "items": [{"sku": "MUG-01", "quantity": 1, "price": 20}],
-    "total": 20,
-    "payment": {"method": "card", "reference": "pi_m1"},
-}
 SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (-?[0-9.e+]+)$")
 
 
@@ -43,7 +36,7 @@ def test_metrics_count_instances_tasks_and_outbox_rows(login: Login) -> None:
     before = scrape(admin)
     assert before["stepwise_timers_pending"] == 0
     assert not any(k.startswith("stepwise_instances{") for k in before)
-    started = admin.post("/api/workflows/order-management/instances", json={"data": ORDER})
+    started = admin.post("/api/workflows/order-management/instances", json={"data": order("M-1")})
     assert started.status_code == 201, started.text
     after = scrape(admin)
     assert after['stepwise_instances{workflow="order-management",status="running"}'] == 1

@@ -19,6 +19,7 @@ from app.db.models import Outbox
 from app.main import create_app
 from app.services.outbox import LEASE, tick
 from engine.model import MAX_HTTP_TIMEOUT_S
+from tests.app.builders import publish
 
 ORDER = {
     "order_id": "B-7",
@@ -326,13 +327,6 @@ PARENT = {
         {"id": "p3", "from": "review", "to": "end"},
     ],
 }
-
-
-def publish(admin: Any, flow: dict[str, Any]) -> None:
-    made = admin.post("/api/workflows", json={"key": flow["key"], "draft": flow})
-    assert made.status_code == 201, made.text
-    published = admin.post(f"/api/workflows/{flow['key']}/publish")
-    assert published.status_code == 201, published.text
 
 
 def test_a_child_workflow_runs_and_its_output_comes_back_to_the_parent(app, login):

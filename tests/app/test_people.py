@@ -9,23 +9,7 @@ from typing import Any
 import pytest
 
 from app.main import create_app
-
-
-def one_task(key: str, assignee: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "format": 1,
-        "key": key,
-        "name": key,
-        "nodes": [
-            {"id": "start", "type": "start", "name": "Start"},
-            {"id": "work", "type": "user_task", "name": "Do the work", "assignee": assignee},
-            {"id": "end", "type": "end", "name": "Done"},
-        ],
-        "edges": [
-            {"id": "e1", "from": "start", "to": "work"},
-            {"id": "e2", "from": "work", "to": "end"},
-        ],
-    }
+from tests.app.builders import one_task, publish
 
 
 @pytest.fixture
@@ -43,11 +27,7 @@ def admin(login):
         ("for-walt", {"user": "walt"}),
         ("for-warehouse", {"expr": "who"}),
     ):
-        draft = one_task(key, assignee)
-        if key == "for-warehouse":
-            draft["nodes"][1]["assignee"] = {"expr": "who"}
-        assert client.post("/api/workflows", json={"key": key, "draft": draft}).status_code == 201
-        assert client.post(f"/api/workflows/{key}/publish").status_code == 201
+        publish(client, one_task(key, assignee))
     return client
 
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.services.outbox import tick
 from app.services.runner import MAX_CHAINED_STEPS
+from tests.app.builders import count_then_check, counted, publish
 
 Login = Callable[[str], TestClient]
 
@@ -49,13 +50,6 @@ def looping(*, error_edge: bool) -> dict[str, Any]:
     }
 
 
-def publish(admin: TestClient, definition: dict[str, Any]) -> None:
-    made = admin.post("/api/workflows", json={"key": "stock-loop", "draft": definition})
-    assert made.status_code == 201, made.text
-    published = admin.post("/api/workflows/stock-loop/publish")
-    assert published.status_code == 201, published.text
-
-
 def mugs(admin: TestClient) -> int:
     rows = admin.get("/api/tables/inventory/rows", params={"limit": 500}).json()["items"]
     on_hand: int = next(r["values"]["on_hand"] for r in rows if r["values"]["sku"] == "MUG-01")
@@ -89,51 +83,19 @@ def test_refused_table_steps_that_loop_on_their_error_path_change_nothing(login:
     assert listed["total"] == 0
 
 
-def escalating_check(to: str) -> dict[str, Any]:
-    """walt counts; someone else in the warehouse checks, escalated to ``to`` after 2 h."""
-    return {
-        "format": 1,
-        "key": "checked-count",
-        "name": "Checked count",
-        "nodes": [
-            {"id": "start", "type": "start", "name": "Start"},
-            {"id": "count", "type": "user_task", "name": "Count", "assignee": {"user": "walt"}},
-            {
-                "id": "check",
-                "type": "user_task",
-                "name": "Check the count",
-                "assignee": {"role": "warehouse", "not_same_as": "count"},
-                "sla": {
-                    "due": "PT1H",
-                    "calendar": "24x7",
-                    "escalate": [{"after": "PT2H", "action": "reassign", "to": {"user": to}}],
-                },
-            },
-            {"id": "end", "type": "end", "name": "Done"},
-        ],
-        "edges": [
-            {"id": "e1", "from": "start", "to": "count"},
-            {"id": "e2", "from": "count", "to": "check"},
-            {"id": "e3", "from": "check", "to": "end"},
-        ],
-    }
-
-
 @pytest.mark.parametrize(("to", "holder"), [("walt", None), ("wendy", "wendy")])
 def test_an_sla_reassignment_respects_the_four_eyes_rule(
     app: Any, login: Login, to: str, holder: str | None
 ) -> None:
     admin, walt = login("admin"), login("walt")
-    flow = escalating_check(to)
-    assert admin.post("/api/workflows", json={"key": flow["key"], "draft": flow}).status_code == 201
-    assert admin.post(f"/api/workflows/{flow['key']}/publish").status_code == 201
-    started = admin.post(f"/api/workflows/{flow['key']}/instances", json={"data": {}}).json()
-    (count,) = started["open_tasks"]
-    assert walt.post(f"/api/tasks/{count['id']}/complete", json={"data": {}}).status_code == 200
+    escalation = {"after": "PT2H", "action": "reassign", "to": {"user": to}}
+    sla = {"due": "PT1H", "calendar": "24x7", "escalate": [escalation]}
+    publish(admin, count_then_check("checked-count", sla=sla))
+    instance_id, _ = counted(admin, walt, "checked-count")
     tick(app.state.worker, now=datetime.now(UTC) + timedelta(hours=3))
-    (check,) = admin.get(f"/api/instances/{started['id']}").json()["open_tasks"]
+    (check,) = admin.get(f"/api/instances/{instance_id}").json()["open_tasks"]
     assert check["assignee"] == holder
-    audit = admin.get("/api/admin/audit", params={"instance_id": started["id"]}).json()["items"]
+    audit = admin.get("/api/admin/audit", params={"instance_id": instance_id}).json()["items"]
     (escalated,) = [e for e in audit if e["action"] == "sla.escalate"]
     refused = escalated["details"]["refused"]
     assert (refused is not None) == (holder is None)

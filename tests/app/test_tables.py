@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.services.csvio import format_cell, parse_cell
 from app.settings import Settings
+from tests.app.builders import publish
 from tests.app.conftest import ADMIN_PASSWORD, with_settings
 
 Login = Callable[[str], TestClient]
@@ -604,8 +605,7 @@ def table_step(op: str, values: dict[str, str], *, each: str | None = None) -> d
 
 
 def run_writer(admin: TestClient, flow: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    assert admin.post("/api/workflows", json={"key": flow["key"], "draft": flow}).status_code == 201
-    assert admin.post(f"/api/workflows/{flow['key']}/publish").status_code == 201
+    publish(admin, flow)
     started = admin.post(f"/api/workflows/{flow['key']}/instances", json={"data": data})
     assert started.status_code == 201, started.text
     instance: dict[str, Any] = started.json()

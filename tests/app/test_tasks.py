@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.app.builders import assert_error
+from tests.app.builders import assert_error, count_then_check, counted, publish
 
 PACKING = {
     "format": 1,
@@ -144,42 +144,12 @@ def test_completing_a_task_someone_else_completed_is_409_naming_them(login, task
     )
 
 
-FOUR_EYES = {
-    "format": 1,
-    "key": "four-eyes",
-    "name": "Four eyes",
-    "nodes": [
-        {"id": "start", "type": "start", "name": "Start"},
-        {"id": "count", "type": "user_task", "name": "Count", "assignee": {"user": "walt"}},
-        {
-            "id": "check",
-            "type": "user_task",
-            "name": "Check the count",
-            "assignee": {"role": "warehouse", "not_same_as": "count"},
-        },
-        {"id": "end", "type": "end", "name": "Done"},
-    ],
-    "edges": [
-        {"id": "e1", "from": "start", "to": "count"},
-        {"id": "e2", "from": "count", "to": "check"},
-        {"id": "e3", "from": "check", "to": "end"},
-    ],
-}
-
-
 def test_an_admin_cannot_reassign_a_task_to_someone_the_four_eyes_rule_excludes(
     login: Any,
 ) -> None:
     admin, walt = login("admin"), login("walt")
-    assert (
-        admin.post("/api/workflows", json={"key": "four-eyes", "draft": FOUR_EYES}).status_code
-        == 201
-    )
-    assert admin.post("/api/workflows/four-eyes/publish").status_code == 201
-    started = admin.post("/api/workflows/four-eyes/instances", json={"data": {}}).json()
-    (count,) = started["open_tasks"]
-    assert walt.post(f"/api/tasks/{count['id']}/complete", json={"data": {}}).status_code == 200
-    (check,) = admin.get(f"/api/instances/{started['id']}").json()["open_tasks"]
+    publish(admin, count_then_check("four-eyes"))
+    _, check = counted(admin, walt, "four-eyes")
     refused = admin.post(f"/api/tasks/{check['id']}/reassign", json={"user": "walt"})
     assert_error(refused, 422, "four_eyes")
     assert admin.get(f"/api/tasks/{check['id']}").json()["assignee"] is None
