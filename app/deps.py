@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
@@ -24,12 +25,26 @@ CSRF_HEADER = "X-CSRF-Token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """A session for this request; reads (GET, HEAD) take no write lock on SQLite."""
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A session for this request; reads (GET, HEAD) take no write lock on SQLite.
+
+    Made and put away on the event loop, not in a worker thread: a session takes its
+    connection at its first statement (in the endpoint's thread) and gives it back at commit,
+    so after a commit closing it does no I/O. Only a session still in a transaction (a read,
+    a failed request) is closed in a worker thread, since that ends the transaction on the
+    database. Two thread hops a request fewer than a ``with`` in a plain generator.
+    """
     state = request.app.state
     make = state.read_sessionmaker if request.method in ("GET", "HEAD") else state.sessionmaker
-    with make() as session:
+    session = make()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):  # a client gone away still gets it closed
+                await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 def get_settings(request: Request) -> Settings:

@@ -95,3 +95,39 @@ def test_postgresql_has_no_gate():
     engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     assert write_gate(engine) is None
     engine.dispose()
+
+
+@pytest.fixture
+def pg_engine(database) -> Iterator[Engine]:
+    made = make_engine(database.url)
+    yield made
+    made.dispose()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_postgresql_read_opens_no_transaction(pg_engine):
+    with make_sessionmaker(pg_engine, readonly=True)() as session:
+        session.execute(text("SELECT 1"))
+        assert session.connection().connection.dbapi_connection.info.transaction_status == 0  # IDLE
+    with make_sessionmaker(pg_engine)() as session:
+        session.execute(text("SELECT 1"))
+        assert (
+            session.connection().connection.dbapi_connection.info.transaction_status == 2
+        )  # INTRANS
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_prepared_statements_outlive_reads_on_the_same_connection(pg_engine):
+    """psycopg prepares a statement on its fifth use on a connection and forgets them all at a
+    ROLLBACK; reads end without one, so a statement used by writes and reads stays prepared."""
+    reads, writes = make_sessionmaker(pg_engine, readonly=True), make_sessionmaker(pg_engine)
+    query = text("SELECT count(*) FROM users WHERE username = :name")
+    for _ in range(3):
+        for factory in (writes, reads):
+            with factory() as session:
+                session.execute(query, {"name": "admin"})
+                if factory is writes:
+                    session.commit()
+    with pg_engine.connect() as conn:
+        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars()
+        assert any("FROM users WHERE username" in s for s in prepared)
