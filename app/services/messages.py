@@ -13,6 +13,15 @@ instance that starts waiting for it with that correlation value while it is with
 node's own window (``take_held``, called where the runner records a wait). Held messages
 past their time are ignored and deleted.
 
+On PostgreSQL a message and a wait for it can cross: the message, finding no committed
+wait, is held, while the wait, finding no committed message, is recorded. So each new wait
+takes a shared advisory lock on (message, correlation) until its step commits, and a message
+that was held looks again after its own commit, under the same lock taken exclusively: it
+waits for the steps recording such a wait to commit, then finds them and is delivered at once
+(``_deliver_late``); a step that begins after that finds the held message itself. The lock is
+never held while waiting for an instance's row lock, so the two cannot deadlock. SQLite runs
+one writer at a time, where the two cannot cross.
+
 Rejected: holding early messages in the outbox (they are not side effects leaving the
 service, and the worker would have to poll for waits); matching held messages by the raw
 correlation value (waits are found by its text, as ``correlation_key`` writes it).
@@ -27,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,7 +45,14 @@ from app.errors import ApiError
 from app.services import runner
 from app.services.records import audit
 from app.services.runner import DefinitionCache, correlation_key, lock_instance
-from engine import ExpressionError, ReceiveMessage, WaitForMessage, add_duration, compile_expression
+from engine import (
+    CommandError,
+    ExpressionError,
+    ReceiveMessage,
+    WaitForMessage,
+    add_duration,
+    compile_expression,
+)
 from engine.model import ReceiveNode
 
 HELD = "held"
@@ -168,6 +184,19 @@ def receive(
         if found is None:
             raise
         return _again(session, found, body_sha256)
+    if receipt.held and not receipt.duplicate and _crossable(session):
+        late = _deliver_late(
+            session,
+            cache=cache,
+            delivery_id=receipt.delivery_id,
+            message=message,
+            text=correlation_key(correlation),
+            actor=actor,
+            source=source,
+            now=now,
+        )
+        if late is not None:
+            return late
     return receipt
 
 
@@ -261,6 +290,89 @@ def _receive(
     return Receipt(row.id, None, None, None, until, False)
 
 
+def _crossable(session: Session) -> bool:
+    """Can a message and a wait for it commit at the same moment (see the module's notes)?"""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _crossing_lock(message: str, text: str) -> int:
+    """The advisory lock a message and the waits for it meet on (64 bits of a hash)."""
+    digest = hashlib.blake2b(f"{message}\x00{text}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def guard_wait(session: Session, message: str, text: str) -> None:
+    """A wait for ``message`` with correlation ``text`` is being recorded: a message held
+    meanwhile waits for this transaction before it looks for waits again (PostgreSQL)."""
+    if _crossable(session):
+        session.execute(select(func.pg_advisory_xact_lock_shared(_crossing_lock(message, text))))
+
+
+def _deliver_late(
+    session: Session,
+    *,
+    cache: DefinitionCache,
+    delivery_id: str,
+    message: str,
+    text: str,
+    actor: str,
+    source: str,
+    now: datetime,
+) -> Receipt | None:
+    """A message was just held: look for a wait recorded at the same moment (once the steps
+    recording one have committed) and deliver it there; None when there is none (or several,
+    or the message was taken meanwhile by a step that found it held)."""
+    session.execute(select(func.pg_advisory_xact_lock(_crossing_lock(message, text))))
+    waiting = _waiting(session, message, text)
+    session.commit()  # gives the lock back before waiting for any instance's row lock
+    if len(waiting) != 1:
+        return None
+    ((instance_id, wait_id),) = waiting.items()
+    instance = lock_instance(session, instance_id)
+    row = session.scalar(
+        select(MessageDelivery)
+        .where(MessageDelivery.id == delivery_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    wait = instance.state.get("waits", {}).get(wait_id)
+    if row is None or row.status != HELD or not wait or instance.suspended:
+        session.rollback()
+        return None
+    command = ReceiveMessage(message, dict(row.data), correlation=wait.get("correlation", text))
+    try:
+        runner.run_command(
+            session, cache=cache, instance=instance, command=command, actor=actor, now=now
+        )
+    except (ApiError, CommandError):  # the held message stays what the caller was told
+        session.rollback()
+        return None
+    session.execute(
+        delete(MessageWait).where(
+            MessageWait.instance_id == instance.id, MessageWait.wait_id == wait_id
+        )
+    )
+    row.status, row.instance_id, row.delivered_at, row.hold_until = (
+        DELIVERED,
+        instance.id,
+        now,
+        None,
+    )
+    audit(
+        session,
+        "message.received",
+        actor=actor,
+        instance_id=instance.id,
+        now=now,
+        message=message,
+        delivery=row.id,
+        source=source,
+        crossed=True,
+    )
+    session.commit()
+    return Receipt(row.id, instance.id, instance.status, instance.stage, None, False)
+
+
 def _find(session: Session, message: str, key: str) -> MessageDelivery | None:
     return session.scalar(
         select(MessageDelivery).where(
@@ -351,6 +463,7 @@ def take_held(
     """The message held for a wait that has just begun, as the command that answers it, or
     None. Only a node that declares ``keep_early`` takes one, and only one that arrived
     within that window; held messages past their time are deleted on the way."""
+    guard_wait(session, effect.message, correlation_key(effect.correlation))
     if not effect.keep_early:
         return None
     query = (

@@ -3,14 +3,18 @@ delivered once however often they come, held when they come early, refused when 
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from app.db.models import MessageDelivery, MessageWait
+from app.db.models import MessageDelivery, MessageWait, Task
 from app.main import create_app
+from app.services import runner
+from engine import CompleteTask
 from tests.app.builders import publish
 
 
@@ -239,3 +243,47 @@ def test_a_message_to_a_suspended_instance_is_409_and_can_be_sent_again(login):
     delivered = send(admin, "P-1")
     assert delivered.status_code == 200, delivered.text
     assert delivered.json()["duplicate"] is False
+
+
+def waiting_on_a_lock(app) -> bool:
+    with app.state.engine.connect() as conn:
+        query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        return bool(conn.execute(text(query)).scalar())
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_message_held_while_its_wait_is_being_recorded_is_delivered_to_it(login, app):
+    """PostgreSQL: the message finds no committed wait, because the step recording the wait
+    has not committed yet, and is held; it then waits for that step and is delivered."""
+    admin = login("admin")
+    publish(admin, parcel_flow("parcel-cross"))
+    instance_id = start(admin, "parcel-cross", "X-1")
+    recording = app.state.sessionmaker()  # Sam completes packing, not committed yet
+    task = recording.scalar(select(Task).where(Task.instance_id == instance_id))
+    runner.run_command(
+        recording,
+        cache=app.state.definitions,
+        instance=runner.lock_instance(recording, instance_id),
+        command=CompleteTask(task.engine_id, {}, by="sam"),
+        actor="sam",
+        now=app.state.clock.now(),
+    )
+    task.status, task.completed_by = "completed", "sam"
+    recording.flush()
+    answers: list[Any] = []
+    sender = threading.Thread(target=lambda: answers.append(send(admin, "X-1")))
+    sender.start()
+    deadline = time.monotonic() + 20
+    while not waiting_on_a_lock(app) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the message, held, waits for the step recording the wait
+    recording.commit()
+    recording.close()
+    sender.join(timeout=30)
+
+    (answer,) = answers
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["instance_id"] == instance_id
+    assert instance(admin, instance_id)["stage"] == "Delivered"
+    assert history(admin, instance_id).count("message.received") == 1
+    with app.state.sessionmaker() as session:
+        assert session.scalar(select(func.count()).select_from(MessageWait)) == 0
