@@ -51,6 +51,10 @@ _ZERO: Final = timedelta(0)
 _SEARCH: Final = timedelta(days=MAX_SEARCH_DAYS)
 
 
+_Located = tuple[date, datetime, datetime, timedelta]
+"""Where an instant falls in working time: (day, opens, closes, worked so far)."""
+
+
 class DurationError(ValueError):
     """A duration that cannot be used; ``str(error)`` is a message for a business user."""
 
@@ -260,12 +264,16 @@ class BusinessCalendar:
     _hours_cache: dict[date, tuple[datetime, datetime] | None] = field(
         init=False, repr=False, compare=False
     )
+    _last_located: list[tuple[datetime, _Located]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         label = f"calendar '{self.name}'"
         # Working hours per day, memoised: SLA arithmetic asks for the same few days over
         # and over, and computing them (holidays, time zones) dominates its cost.
         object.__setattr__(self, "_hours_cache", {})
+        # The last instant located, with where it falls: the SLA timers of a task (due,
+        # reminders, escalations) all count from the same ``now``.
+        object.__setattr__(self, "_last_located", [])
         try:
             zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -353,13 +361,23 @@ class BusinessCalendar:
             "the duration is too long or the calendar is closed"
         )
 
-    def _locate(self, moment: datetime) -> tuple[date, datetime, datetime, timedelta]:
+    def _locate(self, moment: datetime) -> _Located:
         """Where an instant falls in working time: (day, opens, closes, worked so far).
 
         An instant outside working hours moves to the next working moment; the exact end of
         a working day stays on that day (worked = the whole day).
         """
-        moment = moment.astimezone(UTC)
+        moment = moment.astimezone(UTC)  # compared in UTC: local times can repeat (fold)
+        last = self._last_located
+        if last:
+            known, located = last[0]
+            if known == moment:
+                return located
+        located = self._locate_utc(moment)
+        last[:] = [(moment, located)]  # one slice assignment: a reader sees an old or new pair
+        return located
+
+    def _locate_utc(self, moment: datetime) -> _Located:
         day = moment.astimezone(self._zone).date() - _ONE_DAY  # "24:00" ends on the next date
         hours = self._hours(day)
         if hours is not None and moment <= hours[1]:

@@ -180,6 +180,7 @@ class Compiled:
             n.id: n.request.model_dump() for n in definition.nodes if isinstance(n, HttpNode)
         }
         self._contextual: dict[str, bool] = {}
+        self._cells: dict[str, str | None] = {}
         self.specs: dict[int, dict[str, Any]] = {}
         """Assignee specs as JSON, by ``id()`` of the spec object (owned by the definition)."""
         self.forms: dict[str, FormValidator] = {}
@@ -217,6 +218,13 @@ class Compiled:
         found = self._contextual.get(source)
         if found is None:
             found = self._contextual[source] = "instance" in source or "task" in source
+        return found
+
+    def cell_source(self, cell: str) -> str | None:
+        """``decision_cell_source(cell)``, worked out once per cell (it parses the cell)."""
+        if cell in self._cells:
+            return self._cells[cell]
+        found = self._cells[cell] = decision_cell_source(cell)
         return found
 
     def expr(self, source: str) -> Expression:

@@ -10,9 +10,10 @@ must not be mutated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 
 def _plain(value: Any) -> Any:
@@ -25,6 +26,7 @@ def _plain(value: Any) -> Any:
 
 class _Effect:
     kind: ClassVar[str]
+    _setters: ClassVar[tuple[Callable[[Any, Any], None], ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -33,6 +35,22 @@ class _Effect:
         return out
 
 
+_E = TypeVar("_E", bound=type[_Effect])
+
+
+def _fast_init(cls: _E) -> _E:
+    """Give a frozen effect's hand-written ``__init__`` its fields' slot setters.
+
+    The ``__init__`` a frozen dataclass generates sets each field through
+    ``object.__setattr__``; calling the slot's own setter instead builds an effect in
+    about half the time. The engine builds some 35 effects an instance, so the effects
+    it emits most often have such an ``__init__``; assignment from outside still raises.
+    """
+    cls._setters = tuple(cls.__dict__[f.name].__set__ for f in fields(cls))  # type: ignore[arg-type]
+    return cls
+
+
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class CreateTask(_Effect):
     """Put a task in someone's inbox.
@@ -59,6 +77,51 @@ class CreateTask(_Effect):
     approval: str | None = None
     outcomes: tuple[str, ...] = ()
 
+    def __init__(
+        self,
+        task_id: str,
+        node: str,
+        name: str,
+        assignee: dict[str, Any],
+        users: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        fallback: dict[str, Any] | None = None,
+        form: dict[str, Any] | None = None,
+        instructions: str | None = None,
+        due: datetime | None = None,
+        priority: int = 0,
+        approval: str | None = None,
+        outcomes: tuple[str, ...] = (),
+    ) -> None:
+        (
+            set_task_id,
+            set_node,
+            set_name,
+            set_assignee,
+            set_users,
+            set_exclude,
+            set_fallback,
+            set_form,
+            set_instructions,
+            set_due,
+            set_priority,
+            set_approval,
+            set_outcomes,
+        ) = self._setters
+        set_task_id(self, task_id)
+        set_node(self, node)
+        set_name(self, name)
+        set_assignee(self, assignee)
+        set_users(self, users)
+        set_exclude(self, exclude)
+        set_fallback(self, fallback)
+        set_form(self, form)
+        set_instructions(self, instructions)
+        set_due(self, due)
+        set_priority(self, priority)
+        set_approval(self, approval)
+        set_outcomes(self, outcomes)
+
 
 @dataclass(frozen=True, slots=True)
 class CancelTask(_Effect):
@@ -67,6 +130,7 @@ class CancelTask(_Effect):
     reason: str
 
 
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class ScheduleTimer(_Effect):
     """Fire ``FireTimer(timer_id)`` at ``at``.
@@ -82,13 +146,29 @@ class ScheduleTimer(_Effect):
     node: str
     task_id: str | None = None
 
+    def __init__(
+        self, timer_id: str, at: datetime, purpose: str, node: str, task_id: str | None = None
+    ) -> None:
+        set_timer_id, set_at, set_purpose, set_node, set_task_id = self._setters
+        set_timer_id(self, timer_id)
+        set_at(self, at)
+        set_purpose(self, purpose)
+        set_node(self, node)
+        set_task_id(self, task_id)
 
+
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class CancelTimer(_Effect):
     kind: ClassVar[str] = "cancel_timer"
     timer_id: str
 
+    def __init__(self, timer_id: str) -> None:
+        (set_timer_id,) = self._setters
+        set_timer_id(self, timer_id)
 
+
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class SendNotification(_Effect):
     """Send an email, SMS, inbox message or outgoing webhook; the app renders the templates
@@ -103,7 +183,35 @@ class SendNotification(_Effect):
     body: str
     data: dict[str, Any]
 
+    def __init__(
+        self,
+        notification_id: str,
+        node: str,
+        channel: str,
+        to: str,
+        subject: str | None,
+        body: str,
+        data: dict[str, Any],
+    ) -> None:
+        (
+            set_notification_id,
+            set_node,
+            set_channel,
+            set_to,
+            set_subject,
+            set_body,
+            set_data,
+        ) = self._setters
+        set_notification_id(self, notification_id)
+        set_node(self, node)
+        set_channel(self, channel)
+        set_to(self, to)
+        set_subject(self, subject)
+        set_body(self, body)
+        set_data(self, data)
 
+
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class CallHttp(_Effect):
     """Call another system; the answer comes back as ``HttpResult`` or ``HttpFailed``."""
@@ -116,6 +224,33 @@ class CallHttp(_Effect):
     attempts: int
     backoff: str
     secret: str | None = None
+
+    def __init__(
+        self,
+        request_id: str,
+        node: str,
+        request: dict[str, Any],
+        data: dict[str, Any],
+        attempts: int,
+        backoff: str,
+        secret: str | None = None,
+    ) -> None:
+        (
+            set_request_id,
+            set_node,
+            set_request,
+            set_data,
+            set_attempts,
+            set_backoff,
+            set_secret,
+        ) = self._setters
+        set_request_id(self, request_id)
+        set_node(self, node)
+        set_request(self, request)
+        set_data(self, data)
+        set_attempts(self, attempts)
+        set_backoff(self, backoff)
+        set_secret(self, secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +299,17 @@ class CancelWait(_Effect):
     wait_id: str
 
 
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class SetStage(_Effect):
     kind: ClassVar[str] = "set_stage"
     stage: str
     node: str
+
+    def __init__(self, stage: str, node: str) -> None:
+        set_stage, set_node = self._setters
+        set_stage(self, stage)
+        set_node(self, node)
 
 
 @dataclass(frozen=True, slots=True)

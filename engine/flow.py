@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from engine.compiled import decision_cell_source
 from engine.effects import (
     CallHttp,
     SendNotification,
@@ -474,7 +473,7 @@ class Flow(Run):
 
     def _rule_matches(self, cells: list[str], values: list[Any]) -> bool:
         for cell, value in zip(cells, values, strict=False):
-            source = decision_cell_source(cell)
+            source = self.c.cell_source(cell)
             if source is not None and not self.evaluate(source, {"value": value}):
                 return False
         return True

@@ -6,7 +6,7 @@ See ``engine.interpreter`` for the design.
 from __future__ import annotations
 
 from collections import ChainMap, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
@@ -54,6 +54,7 @@ class Run:
         "c",
         "cals",
         "effects",
+        "emit",
         "max_moves",
         "moments",
         "now",
@@ -88,6 +89,8 @@ class Run:
         self.now = now
         self.now_iso = now.isoformat()
         self.effects: list[Effect] = []
+        # the list's own append: emitting is the commonest call of a step
+        self.emit: Callable[[Effect], None] = self.effects.append
         self.queue: deque[tuple[str, str, str | None]] = deque()
         self.cals = calendars
         self.moments: dict[tuple[str, str | None], datetime] = {}
@@ -205,9 +208,6 @@ class Run:
     def explain(self, record: dict[str, Any]) -> None:
         record["at"] = self.now_iso
         self.m("decisions").append(record)
-
-    def emit(self, effect: Effect) -> None:
-        self.effects.append(effect)
 
     def schedule(
         self,
