@@ -29,7 +29,7 @@ from app.schemas import (
     TaskOut,
 )
 from app.services import runner
-from app.services.access import can_take, offered_to, task_visible
+from app.services.access import can_take, is_away, offered_to, takes_from_pool, task_visible
 from app.services.inbox import at_risk_threshold, seconds_left, sla_state
 from app.services.records import audit, notify, set_candidates
 from engine import AssignTask, CommandError, CompleteTask
@@ -146,7 +146,7 @@ def get_task(task_id: str, request: Request, session: SessionDep, me: CurrentUse
             started_at=instance.started_at,
             key_fields=key_fields(data, compiled.definition.data),
         ),
-        can=task_can(me, task),
+        can=task_can(me, task, away_now=_away_from_pool(session, me, task)),
         sla_state=sla_state(task, now, threshold),
         seconds_left=seconds_left(task, now),
     )
@@ -172,10 +172,10 @@ def key_fields(data: dict[str, Any], schema: dict[str, Any] | None) -> dict[str,
     return found
 
 
-def task_can(me: Principal, task: Task) -> TaskCan:
+def task_can(me: Principal, task: Task, *, away_now: bool = False) -> TaskCan:
     """What ``me`` may do with ``task`` now (the same rules the actions apply)."""
     is_open = task.status == "open"
-    takes = can_take(me, task, me.roles)
+    takes = can_take(me, task, me.roles, away_now=away_now)
     has_pool = bool(task.candidate_roles or task.candidate_users)
     return TaskCan(
         claim=takes and task.assignee is None,
@@ -200,8 +200,33 @@ def _locked(session: Session, me: Principal, task_id: str) -> tuple[Instance, Ta
         .execution_options(populate_existing=True)
     )
     if instance is None or task is None:
+        hidden = session.get(Task, task_id) if instance is not None else None
+        if hidden is not None and hidden.status == "open" and _away_from_pool(session, me, hidden):
+            raise _out_of_office()
         raise not_found("task", task_id)
     return instance, task
+
+
+def _away_from_pool(session: Session, me: Principal, task: Task) -> bool:
+    """Would I take ``task`` from my roles' pool while I am out of office?"""
+    return takes_from_pool(me, task) and is_away(session, me.username, clock.now())
+
+
+def _out_of_office() -> ApiError:
+    return ApiError(
+        403,
+        "out_of_office",
+        "you are out of office: your roles' pool tasks are not offered to you until your "
+        "absence ends (end it early under Out of office)",
+    )
+
+
+def _check_takes(session: Session, me: Principal, task: Task, refusal: str) -> None:
+    """Refuse unless I may claim or complete ``task`` now (see ``can_take``)."""
+    if not can_take(me, task, me.roles):
+        raise forbidden(refusal)
+    if _away_from_pool(session, me, task):  # an admin sees every pool, also while away
+        raise _out_of_office()
 
 
 def _not_open(task: Task) -> ApiError:
@@ -290,8 +315,7 @@ def claim(task_id: str, request: Request, session: SessionDep, me: CurrentUser) 
                 session.commit()
             return task_out(task)
         raise ApiError(409, "already_claimed", f"{task.assignee} has this task already")
-    if not can_take(me, task, me.roles):
-        raise forbidden("this task is not offered to you or your roles")
+    _check_takes(session, me, task, "this task is not offered to you or your roles")
     now = clock.now()
     task.assignee, task.claimed_at = me.username, now
     return _assigned(
@@ -348,8 +372,7 @@ def complete(
         raise _completed_by_someone_else(session, task)
     if task.status != "open":
         raise _not_open(task)
-    if not can_take(me, task, me.roles):
-        raise forbidden("this task is not yours to complete")
+    _check_takes(session, me, task, "this task is not yours to complete")
     now = clock.now()
     command = CompleteTask(task.engine_id, body.data, by=me.username, outcome=body.outcome)
     runner.run_command(

@@ -2,23 +2,49 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from datetime import datetime
 
-from app.db.models import Instance, Task, TaskCandidate
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, false, or_, select
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.db.models import Instance, OutOfOffice, Task, TaskCandidate
 from app.deps import Principal
 
 
-def offered_to(me: Principal) -> ColumnElement[bool]:
-    """Open, unassigned tasks offered to me or one of my roles, and not barred from me."""
-    candidate = exists().where(
+def away(username: str | SQLColumnExpression[str], now: datetime) -> ColumnElement[bool]:
+    """``username`` (a name, or a column such as ``User.username``) is out of office at
+    ``now``."""
+    return exists().where(
+        OutOfOffice.username == username, OutOfOffice.starts_at <= now, OutOfOffice.ends_at > now
+    )
+
+
+def is_away(session: Session, username: str, now: datetime) -> bool:
+    return bool(session.scalar(select(away(username, now))))
+
+
+def offer(me: Principal) -> ColumnElement[bool]:
+    """The task is offered to me by name, or to one of my roles while I am in: role pools
+    leave out people who are out of office (DESIGN semantics 7)."""
+    return exists().where(
         TaskCandidate.task_id == Task.id,
         or_(
             and_(TaskCandidate.kind == "user", TaskCandidate.name == me.username),
-            and_(TaskCandidate.kind == "role", TaskCandidate.name.in_(sorted(me.roles)))
+            and_(
+                TaskCandidate.kind == "role",
+                TaskCandidate.name.in_(sorted(me.roles)),
+                ~away(me.username, clock.now()),
+            )
             if me.roles
             else false(),
         ),
     )
+
+
+def offered_to(me: Principal) -> ColumnElement[bool]:
+    """Open, unassigned tasks offered to me or one of my roles, and not barred from me."""
+    candidate = offer(me)
     barred = exists().where(
         TaskCandidate.task_id == Task.id,
         TaskCandidate.kind == "exclude",
@@ -39,14 +65,26 @@ def task_visible(me: Principal) -> ColumnElement[bool]:
     )
 
 
-def can_take(me: Principal, task: Task, roles_now: frozenset[str]) -> bool:
-    """May I claim (or complete unclaimed) this task? Roles are checked as they are now."""
+def can_take(
+    me: Principal, task: Task, roles_now: frozenset[str], *, away_now: bool = False
+) -> bool:
+    """May I claim (or complete unclaimed) this task? Roles are checked as they are now;
+    someone ``away_now`` takes nothing from their roles' pools."""
     if task.status != "open" or me.username in (task.excluded_users or []):
         return False
     if task.assignee is not None:
         return task.assignee == me.username
-    return me.username in (task.candidate_users or []) or bool(
-        roles_now & set(task.candidate_roles or [])
+    return me.username in (task.candidate_users or []) or (
+        not away_now and bool(roles_now & set(task.candidate_roles or []))
+    )
+
+
+def takes_from_pool(me: Principal, task: Task) -> bool:
+    """Would I take ``task`` from one of my roles' pools (not as its assignee or by name)?"""
+    return (
+        task.assignee is None
+        and me.username not in (task.candidate_users or [])
+        and bool(me.roles & set(task.candidate_roles or []))
     )
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Membership, OutOfOffice, Task, User
+from app.db.models import Membership, Task, User
+from app.services.access import away
 from engine import CreateTask
 
 
@@ -48,17 +49,10 @@ def present_users(
     task for a named person who is in needs no look at delegates."""
     if not names:
         return [], set()
-    away = (
-        select(OutOfOffice.id)
-        .where(
-            OutOfOffice.username == User.username,
-            OutOfOffice.starts_at <= now,
-            OutOfOffice.ends_at > now,
-        )
-        .exists()
-    )
     rows = session.execute(
-        select(User.username, away).where(User.username.in_(names), User.is_active)
+        select(User.username, away(User.username, now)).where(
+            User.username.in_(names), User.is_active
+        )
     )
     found: dict[str, bool] = {name: bool(is_away) for name, is_away in rows}
     return [n for n in names if n in found], {n for n, is_away in found.items() if not is_away}

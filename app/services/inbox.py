@@ -22,8 +22,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    exists,
-    false,
     func,
     or_,
     select,
@@ -32,9 +30,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.db.models import Instance, Task, TaskCandidate, Workflow
 from app.deps import Principal
-from app.services.access import offered_to
+from app.services.access import is_away, offer, offered_to
 from app.settings import Settings
 
 Ts = TypeVarTuple("Ts")
@@ -108,19 +107,10 @@ def pool(me: Principal, barred: Sequence[str] | None) -> ColumnElement[bool]:
     """``access.offered_to`` with the exclusions given as a list (see ``barred_from``)."""
     if barred is None:
         return offered_to(me)
-    candidate = exists().where(
-        TaskCandidate.task_id == Task.id,
-        or_(
-            and_(TaskCandidate.kind == "user", TaskCandidate.name == me.username),
-            and_(TaskCandidate.kind == "role", TaskCandidate.name.in_(sorted(me.roles)))
-            if me.roles
-            else false(),
-        ),
-    )
     return and_(
         Task.status == "open",
         Task.assignee.is_(None),
-        candidate,
+        offer(me),
         Task.id.not_in(list(barred)) if barred else true(),
     )
 
@@ -145,16 +135,17 @@ def source(task: Task, me: Principal) -> str:
     return "delegated" if task.delegated_from or task.away_owner else "mine"
 
 
-def in_inbox(task: Task, me: Principal) -> bool:
-    """``scope_condition(me, "all")`` for one loaded task, in Python (the live updates)."""
+def in_inbox(task: Task, me: Principal, *, away_now: bool = False) -> bool:
+    """``scope_condition(me, "all")`` for one loaded task, in Python (the live updates);
+    ``away_now``: I am out of office, so my roles' pools leave me out."""
     if task.status != "open":
         return False
     if task.assignee is not None:
         return task.assignee == me.username
     if me.username in (task.excluded_users or []):
         return False
-    return me.username in (task.candidate_users or []) or bool(
-        me.roles & set(task.candidate_roles or [])
+    return me.username in (task.candidate_users or []) or (
+        not away_now and bool(me.roles & set(task.candidate_roles or []))
     )
 
 
@@ -370,9 +361,10 @@ class InboxWatch:
             return self.reconcile(session)
         self.since = now - self.OVERLAP
         kinds: dict[str, str] = {}
+        away_now = bool(changed) and is_away(session, self.me.username, clock.now())
         for task in changed:
             was = task.id in self.known
-            if in_inbox(task, self.me):
+            if in_inbox(task, self.me, away_now=away_now):
                 if not was:
                     kinds[task.id] = "added"
                 elif self.known[task.id] != task.updated_at:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Membership, Notification, OutOfOffice, Task, User
+from app.services.access import away as away_at
 from app.services.records import audit, notify, set_candidates
 
 MAX_CHAIN = 10
@@ -92,12 +93,12 @@ def deliver_inbox(session: Session, payload: dict[str, Any], *, now: datetime) -
     """Write in-app notifications for every recipient of a queued one. Returns how many."""
     to = str(payload.get("to", ""))
     kind, _, name = to.partition(":")
-    if kind == "role":
+    if kind == "role":  # its members who are in: role pools leave out people who are away
         recipients = list(
             session.scalars(
                 select(User.username)
                 .join(Membership, Membership.user_id == User.id)
-                .where(Membership.role == name, User.is_active)
+                .where(Membership.role == name, User.is_active, ~away_at(User.username, now))
             )
         )
     else:

@@ -332,6 +332,30 @@ def test_the_watch_reconciles_changes_it_did_not_see(admin, login, app):
         ]
 
 
+def test_the_watch_leaves_my_roles_pools_out_while_i_am_away(admin, app):
+    at = datetime.fromisoformat(admin.get("/api/clock").json()["now"])
+    window = {
+        "user": "walt",
+        "delegate": "wendy",
+        "starts_at": (at - timedelta(hours=1)).isoformat(),
+        "ends_at": (at + timedelta(days=1)).isoformat(),
+    }
+    assert admin.post("/api/out-of-office", json=window).status_code == 201
+    roles = frozenset({"warehouse", "employee"})
+    watches = {name: InboxWatch(Principal(f"{name}-id", name, roles)) for name in ("walt", "wendy")}
+    with app.state.sessionmaker() as session:
+        for watch in watches.values():
+            watch.start(session)
+        session.commit()
+        start(admin, "three", "O-1")
+        added = {
+            name: [task_id for kind, task_id, _ in watch.poll(session) if kind == "added"]
+            for name, watch in watches.items()
+        }
+    assert added["walt"] == []
+    assert len(added["wendy"]) == 3
+
+
 # --- live updates ---------------------------------------------------------------------------
 
 

@@ -7,8 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from app.db.models import Notification
 from app.main import create_app
+from app.services.people import deliver_inbox
 from tests.app.builders import one_task, publish
 
 
@@ -147,6 +150,52 @@ def test_a_role_pool_leaves_out_people_who_are_away(admin, login):
     pick = admin.get("/api/tasks", params={"scope": "all", "status": "open"}).json()["items"][0]
     assert pick["node"] == "pick"
     assert pick["assignee"] == "walt"  # least loaded among those present; mia is away
+
+
+def test_a_claim_pool_is_not_offered_to_someone_away_until_they_are_back(admin, login):
+    publish(admin, one_task("for-the-pool", {"role": "warehouse"}))
+    away(admin, "walt", "wendy", start=-timedelta(hours=1), end=timedelta(hours=3))
+    task = start(admin, "for-the-pool")
+    walt, wendy = login("walt"), login("wendy")
+
+    assert task["id"] not in [t["id"] for t in walt.get("/api/tasks").json()["items"]]
+    assert task["id"] in [t["id"] for t in wendy.get("/api/tasks").json()["items"]]
+    refused = walt.post(f"/api/tasks/{task['id']}/claim")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "out_of_office"
+    assert walt.post(f"/api/tasks/{task['id']}/complete", json={"data": {}}).status_code == 403
+
+    admin.post("/api/clock/advance", json={"by": "PT4H"})  # walt is back
+    assert task["id"] in [t["id"] for t in walt.get("/api/tasks").json()["items"]]
+    assert walt.post(f"/api/tasks/{task['id']}/claim").status_code == 200
+
+
+def test_an_admin_away_takes_nothing_from_their_roles_pools(admin, login):
+    publish(admin, one_task("for-admins", {"role": "admin"}))
+    away(admin, "admin", "wendy", start=-timedelta(hours=1), end=timedelta(hours=3))
+    task = start(admin, "for-admins")
+    page = admin.get(f"/api/tasks/{task['id']}").json()  # an admin sees every task
+    assert page["can"]["claim"] is False
+    refused = admin.post(f"/api/tasks/{task['id']}/claim")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "out_of_office"
+
+
+def test_a_notification_to_a_role_leaves_out_members_who_are_away(admin, app):
+    away(admin, "walt", "wendy", start=-timedelta(hours=1), end=timedelta(hours=3))
+    with app.state.sessionmaker() as session:
+        sent = deliver_inbox(
+            session, {"to": "role:warehouse", "subject": "Pallets arrived"}, now=now(admin)
+        )
+        session.commit()
+        told = list(
+            session.scalars(
+                select(Notification.username).where(Notification.title == "Pallets arrived")
+            )
+        )
+    assert "wendy" in told
+    assert "walt" not in told
+    assert sent == len(told)
 
 
 def test_only_admins_set_someone_elses_window(login):
