@@ -31,6 +31,7 @@ from app.schemas import (
 from app.services import runner
 from app.services.access import can_take, is_away, offered_to, takes_from_pool, task_visible
 from app.services.inbox import at_risk_threshold, seconds_left, sla_state
+from app.services.people import give
 from app.services.records import audit, notify, set_candidates
 from engine import AssignTask, CommandError, CompleteTask
 
@@ -461,28 +462,30 @@ def reassign(
     instance, task = _locked(session, me, task_id)
     if task.status != "open":
         raise _not_open(task)
+    now = clock.now()
+    instead: str | None = None
     if body.user is not None:
         _active_user(session, body.user)
         if body.user in (task.excluded_users or []):  # they could not complete it
             raise ApiError(422, "four_eyes", f"{body.user} may not take this task (four-eyes rule)")
-        task.assignee, task.candidate_users, task.candidate_roles = body.user, [], []
+        instead = give(session, task, body.user, now=now)  # while away: to their cover
     else:
         if session.get(Role, body.role) is None:
             raise ApiError(422, "unknown_role", f"there is no role {body.role!r}")
         task.assignee, task.candidate_users, task.candidate_roles = None, [], [body.role]
     set_candidates(session, task)
-    now = clock.now()
     return _assigned(
         session,
         request,
         me,
         instance,
         task,
-        body.user,
+        task.assignee,
         "task.reassigned",
         now=now,
         user=body.user,
         role=body.role,
+        instead=instead,
     )
 
 

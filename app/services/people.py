@@ -179,6 +179,25 @@ def sweep_windows(session: Session, *, now: datetime) -> int:
     return handled
 
 
+def give(session: Session, task: Task, username: str, *, now: datetime) -> str | None:
+    """Give ``task`` to ``username`` (an admin's reassignment, an SLA escalation's). While
+    they are away it goes where their own tasks went when the absence began: to whoever
+    covers for them, else their role's pool, and it comes back when the absence ends.
+    Returns the note saying where it went instead, or None when it went to them."""
+    role = _task_role(task)
+    task.assignee, task.candidate_users, task.candidate_roles = username, [], []
+    window = away(session, username, now)
+    if window is None:
+        return None
+    cover = cover_for(session, username, now, role=role)
+    if cover.user is not None and cover.user in (task.excluded_users or []):
+        cover = Cover(None, f"{cover.user} covers for {username} but may not take this task")
+    if cover.user is None and role is not None:
+        task.role = task.role or role
+    _hand_over(session, task, username, cover, now=now, window_id=window.id)
+    return cover.note
+
+
 def _hand_over(
     session: Session, task: Task, owner: str, cover: Cover, *, now: datetime, window_id: str
 ) -> None:

@@ -563,6 +563,7 @@ def _sla_event(
         return
     key = f"{instance.id}:{effect.task_id}:sla:{effect.event}:{effect.level}"
     refused: str | None = None
+    instead: str | None = None  # where a reassignment went while its user is away
     holders = (
         [f"user:{task.assignee}"] if task.assignee else [f"role:{r}" for r in task.candidate_roles]
     )
@@ -595,11 +596,13 @@ def _sla_event(
         if spec.get("user") and spec["user"] in (task.excluded_users or []):
             refused = f"{spec['user']} may not take this task (four-eyes rule); it stays put"
         elif spec.get("user"):
-            task.assignee, task.candidate_roles, task.candidate_users = spec["user"], [], []
+            from app.services.people import give  # people builds on the runner
+
+            instead = give(session, task, spec["user"], now=now)  # while away: to their cover
         elif spec.get("role"):
             task.assignee, task.candidate_roles, task.candidate_users = None, [spec["role"]], []
         set_candidates(session, task)
-    if effect.event == "escalate" and effect.to and refused is None:
+    if effect.event == "escalate" and effect.to and refused is None and instead is None:
         to = (
             f"user:{effect.to['user']}"
             if effect.to.get("user")
@@ -626,4 +629,5 @@ def _sla_event(
         escalation=effect.action,
         to=effect.to,
         refused=refused,
+        instead=instead,
     )

@@ -198,6 +198,16 @@ def test_a_notification_to_a_role_leaves_out_members_who_are_away(admin, app):
     assert sent == len(told)
 
 
+def test_an_admin_reassigning_to_someone_away_gives_it_to_their_cover(admin):
+    task = start(admin, "for-walt")
+    away(admin, "wendy", "mia", start=-timedelta(hours=1), end=timedelta(hours=3))
+    moved = admin.post(f"/api/tasks/{task['id']}/reassign", json={"user": "wendy"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["assignee"] == "mia"
+    admin.post("/api/clock/advance", json={"by": "PT4H"})  # wendy is back: it is hers
+    assert admin.get(f"/api/tasks/{task['id']}").json()["assignee"] == "wendy"
+
+
 def test_only_admins_set_someone_elses_window(login):
     sam = login("sam")
     at = datetime.fromisoformat(sam.get("/api/clock").json()["now"])

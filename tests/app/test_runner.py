@@ -83,6 +83,28 @@ def test_refused_table_steps_that_loop_on_their_error_path_change_nothing(login:
     assert listed["total"] == 0
 
 
+def test_an_sla_reassignment_to_someone_away_goes_to_their_cover(app: Any, login: Login) -> None:
+    admin, walt = login("admin"), login("walt")
+    at = datetime.now(UTC)
+    window = {
+        "user": "wendy",
+        "delegate": "mia",
+        "starts_at": (at - timedelta(hours=1)).isoformat(),
+        "ends_at": (at + timedelta(days=1)).isoformat(),
+    }
+    assert admin.post("/api/out-of-office", json=window).status_code == 201
+    escalation = {"after": "PT2H", "action": "reassign", "to": {"user": "wendy"}}
+    sla = {"due": "PT1H", "calendar": "24x7", "escalate": [escalation]}
+    publish(admin, count_then_check("covered-count", sla=sla))
+    instance_id, _ = counted(admin, walt, "covered-count")
+    tick(app.state.worker, now=at + timedelta(hours=3))
+    (check,) = admin.get(f"/api/instances/{instance_id}").json()["open_tasks"]
+    assert check["assignee"] == "mia"
+    audit = admin.get("/api/admin/audit", params={"instance_id": instance_id}).json()["items"]
+    (escalated,) = [e for e in audit if e["action"] == "sla.escalate"]
+    assert "out of office" in escalated["details"]["instead"]
+
+
 @pytest.mark.parametrize(("to", "holder"), [("walt", None), ("wendy", "wendy")])
 def test_an_sla_reassignment_respects_the_four_eyes_rule(
     app: Any, login: Login, to: str, holder: str | None
