@@ -111,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _print_first_start(passwords: dict[str, str]) -> None:
     if not passwords:
         return
-    print("\nFirst start: demo people and their passwords (shown once, keep them):")
+    print("\nFirst start: people and their passwords (shown once, keep them):")
     for username, password in passwords.items():
         print(f"  {username:<8} {password}")
     print()
@@ -154,6 +154,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from app.settings import Settings
 
     app = create_app(Settings.from_env())
+    _print_first_start(getattr(app.state, "first_start", {}))  # it may start first
     print("Stepwise worker: firing timers and sending the outbox (Ctrl+C stops)")
     try:
         while True:

@@ -87,6 +87,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         from app.seed import seed
 
         app.state.first_start = seed(app.state.sessionmaker, settings)
+    elif migrate:  # (a caller that does not migrate brings its own database)
+        from app.seed import bootstrap
+
+        app.state.first_start = bootstrap(app.state.sessionmaker, settings)
     app.state.worker = make_worker(app)
     app.state.ownership = Ownership(settings.url)
     from app.services import actionlinks

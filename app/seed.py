@@ -1,4 +1,5 @@
-"""First start: templates, demo people (passwords generated and printed once), inventory."""
+"""First start: templates, demo people (passwords generated and printed once), inventory; or,
+without demo data, only the permission roles and an admin."""
 
 from __future__ import annotations
 
@@ -120,3 +121,24 @@ def seed(make_session: sessionmaker[Session], settings: Settings) -> dict[str, s
             )
         session.commit()
     return passwords
+
+
+PERMISSION_ROLES = ("admin", "designer", "employee")
+
+
+def bootstrap(make_session: sessionmaker[Session], settings: Settings) -> dict[str, str]:
+    """First start without demo data (``STEPWISE_SEED_DEMO=0``): the permission roles and one
+    ``admin``, whose password is ``STEPWISE_ADMIN_PASSWORD`` or else generated and returned,
+    to be printed once. Nothing when anyone exists already."""
+    with make_session() as session:
+        if session.scalar(select(User.id).limit(1)) is not None:
+            return {}
+        for name in PERMISSION_ROLES:
+            session.add(Role(name=name, description=ROLES[name]))
+        password = settings.admin_password or generate_password()
+        admin = User(username="admin", display_name="Admin", password_hash=hash_password(password))
+        session.add(admin)
+        session.flush()
+        session.add_all(Membership(user_id=admin.id, role=r) for r in PERMISSION_ROLES)
+        session.commit()
+    return {} if settings.admin_password else {"admin": password}
