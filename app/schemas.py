@@ -203,6 +203,12 @@ class IncidentOut(BaseModel):
     created_at: datetime
 
 
+class IncidentRow(IncidentOut):
+    """An incident in the list across instances, with the instance it stopped."""
+
+    instance: InstanceSummary
+
+
 class InstanceOut(InstanceSummary):
     data: dict[str, Any]
     tracking_token: str

@@ -23,6 +23,7 @@ from app.schemas import (
     CommentOut,
     DataCorrectionIn,
     IncidentOut,
+    IncidentRow,
     InstanceOut,
     InstanceSummary,
     Page,
@@ -129,19 +130,7 @@ def detail(session: Session, i: Instance) -> InstanceOut:
         path=state.get("path", []),
         stages=state.get("stages", []),
         decisions=state.get("decisions", []),
-        incidents=[
-            IncidentOut(
-                id=x.id,
-                engine_id=x.engine_id,
-                node=x.node,
-                code=x.code,
-                message=x.message,
-                details=x.details,
-                status=x.status,
-                created_at=x.created_at,
-            )
-            for x in incidents
-        ],
+        incidents=[incident_out(x) for x in incidents],
     )
 
 
@@ -599,6 +588,54 @@ def correct_data(
     )
     session.commit()
     return detail(session, instance)
+
+
+@router.get("/incidents", response_model=Page[IncidentRow])
+def list_incidents(
+    session: SessionDep,
+    me: AdminUser,
+    status: Annotated[str, Query(pattern="^(open|resolved|skipped|closed|all)$")] = "open",
+    workflow: str | None = None,
+    code: str | None = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[IncidentRow]:
+    """Incidents across instances, newest first, each with its instance. ``open`` (the
+    default): those still stopping a running instance; ``resolved`` (retried), ``skipped``,
+    ``closed`` (their instance ended or was cancelled) or ``all``."""
+    query = select(Incident, Instance).join(Instance, Instance.id == Incident.instance_id)
+    if status == "open":
+        query = query.where(Incident.status == "open", Instance.status == "running")
+    elif status == "closed":
+        query = query.where(or_(Incident.status == "closed", Instance.status != "running"))
+    elif status != "all":
+        query = query.where(Incident.status == status)
+    if workflow:
+        query = query.where(Instance.workflow_key == workflow)
+    if code:
+        query = query.where(Incident.code == code)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(
+        query.order_by(Incident.created_at.desc(), Incident.id).offset(offset).limit(limit)
+    )
+    items = [
+        IncidentRow(**incident_out(incident).model_dump(), instance=summary(instance))
+        for incident, instance in rows
+    ]
+    return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+def incident_out(x: Incident) -> IncidentOut:
+    return IncidentOut(
+        id=x.id,
+        engine_id=x.engine_id,
+        node=x.node,
+        code=x.code,
+        message=x.message,
+        details=x.details,
+        status=x.status,
+        created_at=x.created_at,
+    )
 
 
 @router.post("/instances/{instance_id}/incidents/{incident_id}/retry", response_model=InstanceOut)

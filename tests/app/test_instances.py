@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.app.builders import assert_error, order
+from tests.app.builders import INCIDENT_AT_START, assert_error, order
 
 ROUTED = {
     "format": 1,
@@ -145,3 +145,30 @@ def test_the_path_shows_the_way_taken_the_decisions_and_where_it_waits(login):
 
     assert_error(login("walt").get(f"/api/instances/{large['id']}/path"), 404, "not_found")
     assert admin.get(f"/api/instances/{large['id']}/path").status_code == 200
+
+
+def test_the_incident_list_shows_open_incidents_across_instances_newest_first(login):
+    admin = login("admin")
+    draft = {**INCIDENT_AT_START}
+    publish(admin, "stuck-a", {**draft, "key": "stuck-a"})
+    publish(admin, "stuck-b", {**draft, "key": "stuck-b"})
+    started = [
+        admin.post(f"/api/workflows/{key}/instances", json={"data": {}}).json()["id"]
+        for key in ("stuck-a", "stuck-a", "stuck-b")
+    ]
+
+    page = admin.get("/api/incidents").json()
+    assert page["total"] == 3
+    assert [x["instance"]["id"] for x in page["items"]] == started[::-1]
+    assert {x["code"] for x in page["items"]} == {"missing_data"}
+    only_b = admin.get("/api/incidents", params={"workflow": "stuck-b"}).json()
+    assert [x["instance"]["id"] for x in only_b["items"]] == [started[2]]
+    assert admin.get("/api/incidents", params={"code": "other"}).json()["total"] == 0
+
+    cancelled = admin.post(f"/api/instances/{started[0]}/cancel", json={"reason": "test"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert admin.get("/api/incidents").json()["total"] == 2
+    closed = admin.get("/api/incidents", params={"status": "closed"}).json()
+    assert [x["instance"]["id"] for x in closed["items"]] == [started[0]]
+    assert admin.get("/api/incidents", params={"status": "all", "limit": 1}).json()["total"] == 3
+    assert_error(admin.get("/api/incidents", params={"status": "lost"}), 422)

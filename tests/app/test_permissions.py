@@ -238,6 +238,7 @@ ROWS: list[Row] = [
         body({"data": {"note": "fixed"}, "reason": "typo"}),
         instance_id="A",
     ),
+    row("GET", "/api/incidents", ADMIN),
     row(
         "POST",
         "/api/instances/{instance_id}/incidents/{incident_id}/retry",

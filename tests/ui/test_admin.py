@@ -276,12 +276,15 @@ def test_admin_retries_an_incident_once_the_other_system_is_back(
         expect(row).to_contain_text("INC-1")
         expect(row).to_contain_text("charge")
         expect(row).to_contain_text("503")
+        expect(row.get_by_role("button", name="Skip charge of INC-1")).to_be_visible()
         screenshot(admin, "admin-incidents")
 
         edge.fail_paths.clear()  # the payment system is back
         row.get_by_role("button", name="Retry charge of INC-1").click()
         expect(admin.get_by_role("status").filter(has_text="Retried")).to_contain_text("INC-1")
         expect(row).to_have_count(0)
+        admin.get_by_label("Which incidents").select_option("resolved")
+        expect(row).to_contain_text("resolved")
         for _ in range(20):
             if _instance(admin_api, instance_id)["status"] == "completed":
                 break
