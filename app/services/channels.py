@@ -45,7 +45,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Incident, Instance
-from app.services.records import audit
+from app.services.records import audit, tell_admins_of_incident
 from app.settings import Settings
 
 SMTP_TIMEOUT_S = 10.0
@@ -330,4 +330,13 @@ def raise_incident(
     )
     instance.open_incidents += 1
     audit(session, "incident.raised", actor="worker", instance_id=instance_id, now=now, code=code)
+    tell_admins_of_incident(
+        session,
+        workflow_key=instance.workflow_key,
+        instance_id=instance_id,
+        node=node,
+        code=code,
+        message=message,
+        now=now,
+    )
     return True

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent, Outbox, Task, TaskCandidate
@@ -47,6 +49,67 @@ def set_candidates(session: Session, task: Task, *, new: bool = False) -> None:
     )
     session.add_all(
         TaskCandidate(task_id=task.id, kind="exclude", name=u) for u in task.excluded_users
+    )
+
+
+def notify_once(
+    session: Session,
+    to: str,
+    title: str,
+    body: str = "",
+    *,
+    now: datetime,
+    instance_id: str | None = None,
+    key: str,
+) -> None:
+    """``notify``, unless a notification with ``key`` was queued already (then nothing,
+    not an error: the key says which notifications count as one). It stands for several
+    instances, so its row belongs to none; ``instance_id`` is only what it links to."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert(Outbox) if dialect == "postgresql" else sqlite_insert(Outbox)
+    session.execute(
+        insert.values(
+            instance_id=None,
+            kind="send_notification",
+            idempotency_key=key,
+            payload={
+                "channel": "inbox",
+                "to": to,
+                "subject": title,
+                "body": body,
+                "data": {},
+                "instance_id": instance_id,
+                "task_id": None,
+                "literal": True,
+            },
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        ).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+
+
+def tell_admins_of_incident(
+    session: Session,
+    *,
+    workflow_key: str,
+    instance_id: str,
+    node: str,
+    code: str,
+    message: str,
+    now: datetime,
+) -> None:
+    """Admins hear of incidents in their inbox: once an hour per workflow, step and problem,
+    so that a system down for every instance does not bury them under one per instance."""
+    notify_once(
+        session,
+        "role:admin",
+        f"Incident in {workflow_key} at {node}: {code}",
+        f"{message}\n\nSee Admin → Incidents.",
+        now=now,
+        instance_id=instance_id,
+        key=f"incident:{workflow_key}:{node}:{code}:{now.strftime('%Y-%m-%dT%H')}"[:200],
     )
 
 

@@ -34,7 +34,7 @@ from app.db.models import (
 )
 from app.errors import ApiError, not_found
 from app.services import assign, events, fields, tables
-from app.services.records import audit, notify, set_candidates
+from app.services.records import audit, notify, set_candidates, tell_admins_of_incident
 from engine import (
     CallHttp,
     CancelTask,
@@ -437,6 +437,15 @@ def _apply(
                     )
                 )
                 instance.open_incidents += 1
+                tell_admins_of_incident(
+                    session,
+                    workflow_key=instance.workflow_key,
+                    instance_id=instance.id,
+                    node=effect.node,
+                    code=effect.code,
+                    message=effect.message,
+                    now=now,
+                )
                 audit(
                     session,
                     "incident.raised",

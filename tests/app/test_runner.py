@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.services.outbox import tick
 from app.services.runner import MAX_CHAINED_STEPS
-from tests.app.builders import count_then_check, counted, publish
+from tests.app.builders import INCIDENT_AT_START, count_then_check, counted, publish
 
 Login = Callable[[str], TestClient]
 
@@ -121,3 +121,18 @@ def test_an_sla_reassignment_respects_the_four_eyes_rule(
     (escalated,) = [e for e in audit if e["action"] == "sla.escalate"]
     refused = escalated["details"]["refused"]
     assert (refused is not None) == (holder is None)
+
+
+def test_admins_hear_of_incidents_once_an_hour_per_workflow_step_and_problem(
+    app: Any, login: Login
+) -> None:
+    admin = login("admin")
+    publish(admin, {**INCIDENT_AT_START, "key": "stuck-often"})
+    for _ in range(3):
+        started = admin.post("/api/workflows/stuck-often/instances", json={"data": {}})
+        assert started.json()["open_incidents"] == 1
+    tick(app.state.worker, now=datetime.now(UTC))
+    titles = [n["title"] for n in admin.get("/api/notifications").json()["items"]]
+    told = [t for t in titles if t.startswith("Incident in stuck-often")]
+    assert len(told) == 1, titles
+    assert "missing_data" in told[0]
