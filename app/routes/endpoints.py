@@ -37,6 +37,8 @@ EventType = Literal[
     "instance.started",
     "instance.stage_changed",
     "instance.completed",
+    "instance.cancelled",
+    "instance.rejected",
     "task.created",
     "task.overdue",
 ]

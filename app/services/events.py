@@ -1,7 +1,7 @@
 """Outgoing events, delivered to the endpoints admins register, the Standard Webhooks way.
 
 An event (``instance.started``, ``instance.stage_changed``, ``instance.completed``,
-``task.created``, ``task.overdue``) is written to the outbox by ``emit``, in the transaction
+``instance.cancelled``, ``instance.rejected``, ``task.created``, ``task.overdue``) is written to the outbox by ``emit``, in the transaction
 of the change that caused it, one row per subscribed endpoint: if the change rolls back, so
 does the event, and once it commits the event is sent at least once.
 
@@ -57,6 +57,8 @@ EVENT_TYPES = (
     "instance.started",
     "instance.stage_changed",
     "instance.completed",
+    "instance.cancelled",
+    "instance.rejected",
     "task.created",
     "task.overdue",
 )

@@ -480,14 +480,13 @@ def _apply(
                     now=now,
                     outcome=effect.outcome,
                 )
-                if effect.outcome == "completed":
-                    events.emit(
-                        session,
-                        "instance.completed",
-                        now=now,
-                        instance_id=instance.id,
-                        data={"instance": events.instance_summary(instance, status="completed")},
-                    )
+                events.emit(  # instance.completed, .cancelled or .rejected
+                    session,
+                    f"instance.{effect.outcome}",
+                    now=now,
+                    instance_id=instance.id,
+                    data={"instance": events.instance_summary(instance, status=effect.outcome)},
+                )
                 if instance.parent_id is not None:
                     session.add(
                         Outbox(

@@ -181,6 +181,21 @@ def test_an_endpoint_gets_only_the_types_it_asked_for(app, login, receiver):
     assert event_rows(app) == []
 
 
+def test_a_cancelled_instance_is_an_event_of_its_own(app, login, receiver):
+    admin = login("admin")
+    publish_flow(admin)
+    register(admin, receiver.url, ["instance.cancelled"])
+    instance_id = start(admin)
+    cancelled = admin.post(f"/api/instances/{instance_id}/cancel", json={"reason": "duplicate"})
+    assert cancelled.status_code == 200, cancelled.text
+    tick(app.state.worker, now=datetime.now(UTC))
+    (request,) = receiver.requests
+    body = json.loads(request.body)
+    assert body["type"] == "instance.cancelled"
+    assert body["data"]["instance"]["id"] == instance_id
+    assert body["data"]["instance"]["status"] == "cancelled"
+
+
 def test_an_overdue_task_is_an_event(app, login, receiver):
     admin = login("admin")
     publish_flow(admin)

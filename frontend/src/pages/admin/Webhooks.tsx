@@ -34,7 +34,7 @@ interface EndpointWithSecret extends Endpoint {
   secret: string;
 }
 
-const EVENT_TYPES = ["instance.started", "instance.stage_changed", "instance.completed", "task.created", "task.overdue"];
+const EVENT_TYPES = ["instance.started", "instance.stage_changed", "instance.completed", "instance.cancelled", "instance.rejected", "task.created", "task.overdue"];
 /** The body the service signs in a new workflow secret's example (app/routes/hooks.py). */
 const WORKFLOW_EXAMPLE_BODY = '{"order_id": "A-1"}';
 
