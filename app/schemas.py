@@ -65,6 +65,7 @@ class WorkflowSummary(BaseModel):
     draft_revision: int
     updated_at: datetime
     updated_by: str | None
+    archived: bool = False
 
 
 class WorkflowOut(WorkflowSummary):

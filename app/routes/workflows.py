@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.db.models import GalleryTemplate, Role, User, Workflow, WorkflowVersion
-from app.deps import AdminUser, CurrentUser, DesignerUser, SessionDep
-from app.errors import ApiError, not_found
+from app.deps import AdminUser, CurrentUser, DesignerUser, Principal, SessionDep
+from app.errors import ApiError, forbidden, not_found
 from app.routes.calendars import calendar_names
 from app.schemas import (
     ERRORS,
@@ -231,6 +231,7 @@ def _summary(w: Workflow) -> WorkflowSummary:
         draft_revision=w.draft_revision,
         updated_at=w.updated_at,
         updated_by=w.updated_by,
+        archived=w.archived,
     )
 
 
@@ -323,11 +324,44 @@ def _template_problems(draft: dict[str, Any]) -> list[ProblemOut]:
 
 
 @router.get("/workflows", response_model=list[WorkflowSummary])
-def list_workflows(session: SessionDep, me: CurrentUser) -> list[WorkflowSummary]:
+def list_workflows(
+    session: SessionDep, me: CurrentUser, archived: bool = False
+) -> list[WorkflowSummary]:
+    """The workflows in use; ``archived=true``: those taken out of use (designers, admins)."""
+    if archived and not me.is_designer:
+        raise forbidden("only a designer or an admin may see archived workflows")
     rows = session.scalars(
-        select(Workflow).where(Workflow.archived.is_(False)).order_by(Workflow.key)
+        select(Workflow).where(Workflow.archived.is_(archived)).order_by(Workflow.key)
     )
     return [_summary(w) for w in rows]
+
+
+@router.post("/workflows/{key}/archive", response_model=WorkflowSummary)
+def archive(key: str, session: SessionDep, me: AdminUser) -> WorkflowSummary:
+    """Take a workflow out of use: nobody can start it any more (the API, its webhook, its
+    schedule, the request form), and it leaves the lists. Its running instances go on to
+    their end. ``restore`` brings it back."""
+    return _set_archived(session, me, key, archived=True)
+
+
+@router.post("/workflows/{key}/restore", response_model=WorkflowSummary)
+def restore(key: str, session: SessionDep, me: AdminUser) -> WorkflowSummary:
+    """Bring an archived workflow back into use, as it was."""
+    return _set_archived(session, me, key, archived=False)
+
+
+def _set_archived(session: Session, me: Principal, key: str, *, archived: bool) -> WorkflowSummary:
+    workflow = session.get(Workflow, key)
+    if workflow is None:
+        raise not_found("workflow", key)
+    if workflow.archived != archived:
+        workflow.archived = archived
+        now = clock.now()
+        workflow.updated_at, workflow.updated_by = now, me.username
+        action = "workflow.archived" if archived else "workflow.restored"
+        audit(session, action, actor=me.username, now=now, key=key)
+        session.commit()
+    return _summary(workflow)
 
 
 @router.post("/workflows", response_model=WorkflowOut, status_code=201)

@@ -103,6 +103,7 @@ export interface WorkflowSummary {
   draft_revision: number;
   updated_at: string;
   updated_by: string | null;
+  archived: boolean;
 }
 
 export interface WorkflowOut extends WorkflowSummary {

@@ -165,6 +165,8 @@ ROWS: list[Row] = [
     row("PATCH", "/api/workflows/{key}", DESIGNER, body({"name": "Renamed by {who}"}), key="draft"),
     row("POST", "/api/workflows/{key}/simulate", DESIGNER, body({"moves": 0}), key="draft"),
     row("POST", "/api/workflows/{key}/publish", with_status(ADMIN, 201), key="draft"),
+    row("POST", "/api/workflows/{key}/archive", ADMIN, key="draft"),
+    row("POST", "/api/workflows/{key}/restore", ADMIN, key="draft"),
     row(
         "GET",
         "/api/workflows/{key}/versions/{version}",

@@ -307,3 +307,32 @@ def test_a_draft_with_errors_does_not_become_a_template(login: Login) -> None:
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "invalid_workflow"
     assert admin.post("/api/templates", json={"workflow": "nope"}).status_code == 404
+
+
+def test_an_archived_workflow_cannot_be_started_until_it_is_restored(login: Login) -> None:
+    admin, sam = login("admin"), login("sam")
+    running = admin.post(
+        "/api/workflows/order-management/instances", json={"data": order("ARCH-1")}
+    ).json()
+    archived = admin.post("/api/workflows/order-management/archive")
+    assert archived.status_code == 200, archived.text
+    assert archived.json()["archived"] is True
+    assert "order-management" not in [w["key"] for w in admin.get("/api/workflows").json()]
+    shelf = admin.get("/api/workflows", params={"archived": "true"}).json()
+    assert [w["key"] for w in shelf] == ["order-management"]
+    assert sam.get("/api/workflows", params={"archived": "true"}).status_code == 403
+    refused = admin.post(
+        "/api/workflows/order-management/instances", json={"data": order("ARCH-2")}
+    )
+    assert refused.status_code == 404
+    still = admin.get(f"/api/instances/{running['id']}").json()
+    assert still["status"] == "running"  # what runs goes on to its end
+
+    restored = admin.post("/api/workflows/order-management/restore")
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["archived"] is False
+    again = admin.post("/api/workflows/order-management/instances", json={"data": order("ARCH-3")})
+    assert again.status_code == 201, again.text
+    actions = [e["action"] for e in admin.get("/api/admin/audit").json()["items"]]
+    assert "workflow.archived" in actions
+    assert "workflow.restored" in actions

@@ -404,3 +404,42 @@ def test_admin_publishes_a_workflow_as_a_template_and_designers_find_it(page_as,
     expect(card).to_have_count(0)
     assert "time-off-ours" not in {t["id"] for t in admin_api.get("/api/templates").json()}
     assert admin.errors == []
+
+
+def test_admin_archives_a_workflow_and_restores_it(page_as, admin_api):
+    draft = {
+        "format": 1,
+        "key": "ui-archive",
+        "name": "Shelved process (UI test)",
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [{"id": "e1", "from": "start", "to": "end"}],
+        "layout": {},
+    }
+    made = admin_api.post("/api/workflows", json={"key": "ui-archive", "draft": draft})
+    assert made.status_code == 201, made.text
+    assert admin_api.post("/api/workflows/ui-archive/publish").status_code == 201
+
+    admin = page_as("admin")
+    _accept_dialogs(admin)
+    admin.goto("/workflows")
+    card = admin.locator("[data-key='ui-archive']")
+    card.get_by_role("button", name="Archive").click()
+    expect(card).to_have_count(0)
+    assert (
+        admin_api.post("/api/workflows/ui-archive/instances", json={"data": {}}).status_code == 404
+    )
+
+    admin.get_by_label("Show archived").check()
+    expect(card).to_contain_text("Archived")
+    screenshot(admin, "workflows-archived")
+    card.get_by_role("button", name="Restore").click()
+    expect(card).to_have_count(0)
+    admin.get_by_label("Show archived").uncheck()
+    expect(card).to_contain_text("Published v1")
+    assert (
+        admin_api.post("/api/workflows/ui-archive/instances", json={"data": {}}).status_code == 201
+    )
+    assert admin.errors == []

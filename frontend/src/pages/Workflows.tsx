@@ -33,13 +33,15 @@ function uniqueKey(base: string, taken: Set<string>): string {
 export default function Workflows() {
   const navigate = useNavigate();
   const { hasRole } = useAuth();
-  const workflows = useLoad(() => api.get<WorkflowSummary[]>("/api/workflows"), []);
+  const [showArchived, setShowArchived] = useState(false);
+  const workflows = useLoad(() => api.get<WorkflowSummary[]>("/api/workflows", showArchived ? { archived: true } : undefined), [showArchived]);
   const templates = useLoad(() => api.get<Template[]>("/api/templates"), []);
   const [name, setName] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [filter, setFilter] = useState("");
   const taken = new Set((workflows.data ?? []).map((w) => w.key));
   const designer = hasRole("admin", "designer");
+  const admin = hasRole("admin");
 
   async function act(work: () => Promise<void>) {
     setError(null);
@@ -93,12 +95,31 @@ export default function Workflows() {
       workflows.reload();
     });
 
+  const archive = (w: WorkflowSummary) =>
+    act(async () => {
+      if (!window.confirm(`Archive "${w.name}"? Nobody can start it any more (API, webhook, schedule, request form); its running instances go on to their end. You can restore it.`)) return;
+      await api.post(`/api/workflows/${encodeURIComponent(w.key)}/archive`);
+      workflows.reload();
+    });
+
+  const restore = (w: WorkflowSummary) =>
+    act(async () => {
+      await api.post(`/api/workflows/${encodeURIComponent(w.key)}/restore`);
+      workflows.reload();
+    });
+
   const shown = (workflows.data ?? []).filter((w) => `${w.name} ${w.key}`.toLowerCase().includes(filter.toLowerCase()));
 
   return (
     <div>
       <PageHeader title="Workflows">
         <input type="search" placeholder="Filter workflows" aria-label="Filter workflows" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        {designer && (
+          <label className="check">
+            <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.target.checked)} />
+            Show archived
+          </label>
+        )}
       </PageHeader>
       <ErrorNote error={error ?? workflows.error} />
       {designer && (
@@ -115,23 +136,33 @@ export default function Workflows() {
       {workflows.loading && !workflows.data ? (
         <Spinner />
       ) : shown.length === 0 ? (
-        <Empty title={filter ? "No workflow matches" : "No workflows yet"}>Create one above, or start from a template below.</Empty>
+        showArchived ? (
+          <Empty title={filter ? "No archived workflow matches" : "No archived workflows"}>Workflows taken out of use show up here, to restore.</Empty>
+        ) : (
+          <Empty title={filter ? "No workflow matches" : "No workflows yet"}>Create one above, or start from a template below.</Empty>
+        )
       ) : (
         <div className="grid" data-testid="workflow-list">
           {shown.map((w) => (
             <article key={w.key} className="card workflow-card" data-key={w.key}>
-              <h3>
-                <Link to={`/designer/${encodeURIComponent(w.key)}`}>{w.name}</Link>
-              </h3>
+              <h3>{w.archived ? w.name : <Link to={`/designer/${encodeURIComponent(w.key)}`}>{w.name}</Link>}</h3>
               <div className="row">
-                {w.published_version ? <span className="badge ok">Published v{w.published_version}</span> : <span className="badge">Draft only</span>}
+                {w.archived ? <span className="badge">Archived</span> : w.published_version ? <span className="badge ok">Published v{w.published_version}</span> : <span className="badge">Draft only</span>}
                 <span className="hint">
                   edited {formatTime(w.updated_at)}
                   {w.updated_by ? ` by ${w.updated_by}` : ""}
                 </span>
               </div>
               {w.description && <p className="muted">{w.description}</p>}
-              {designer && (
+              {w.archived ? (
+                admin && (
+                  <div className="actions">
+                    <button type="button" className="link" onClick={() => restore(w)}>
+                      Restore
+                    </button>
+                  </div>
+                )
+              ) : designer && (
                 <div className="actions">
                   <Link to={`/designer/${encodeURIComponent(w.key)}`}>Open</Link>
                   <button type="button" className="link" onClick={() => rename(w)}>
@@ -143,6 +174,11 @@ export default function Workflows() {
                   {!w.published_version && (
                     <button type="button" className="link danger" onClick={() => remove(w)}>
                       Delete draft
+                    </button>
+                  )}
+                  {admin && w.published_version && (
+                    <button type="button" className="link danger" onClick={() => archive(w)}>
+                      Archive
                     </button>
                   )}
                 </div>
