@@ -84,7 +84,7 @@ def list_dead_letters(
     session: SessionDep,
     me: AdminUser,
     workflow: Annotated[str | None, Query(max_length=100)] = None,
-    status: Annotated[str | None, Query(pattern="^(failed|replayed)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(failed|replayed|discarded)$")] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[DeadLetterOut]:
@@ -108,6 +108,14 @@ def get_dead_letter(letter_id: str, session: SessionDep, me: AdminUser) -> DeadL
     letter = session.get(DeadLetter, letter_id)
     if letter is None:
         raise not_found("dead letter", letter_id)
+    return _detail(letter)
+
+
+@router.post("/{letter_id}/discard", response_model=DeadLetterDetail)
+def discard_dead_letter(letter_id: str, session: SessionDep, me: AdminUser) -> DeadLetterDetail:
+    """Set a kept delivery aside (``discarded``): it leaves the list of those to replay and
+    stays on record; it can still be replayed. 409 ``already_replayed``."""
+    letter = deadletters.discard(session, letter_id=letter_id, actor=me.username, now=clock.now())
     return _detail(letter)
 
 

@@ -34,6 +34,7 @@ from engine.model import Trigger
 
 FAILED = "failed"
 REPLAYED = "replayed"
+DISCARDED = "discarded"
 DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 """Headers not kept with a dead letter: credentials a proxy may have added."""
 
@@ -205,6 +206,30 @@ def record_delivery(
 def _replayed(letter: DeadLetter, instance_id: str, *, by: str, now: datetime) -> None:
     letter.status, letter.instance_id = REPLAYED, instance_id
     letter.replayed_at, letter.replayed_by = now, by[:100]
+
+
+def discard(session: Session, *, letter_id: str, actor: str, now: datetime) -> DeadLetter:
+    """Set a dead letter aside, and commit: nobody will replay it (a delivery sent by
+    mistake, a test). It is kept, with its body, for the record, and can still be replayed;
+    a later retry of the sender that starts an instance marks it replayed. 409
+    ``already_replayed`` for one that started its instance."""
+    letter = session.get(DeadLetter, letter_id, with_for_update=True)
+    if letter is None:
+        raise not_found("dead letter", letter_id)
+    if letter.status == REPLAYED:
+        raise ApiError(409, "already_replayed", "this delivery started its instance already")
+    if letter.status != DISCARDED:
+        letter.status = DISCARDED
+        audit(
+            session,
+            "webhook.dead_letter_discarded",
+            actor=actor,
+            now=now,
+            workflow=letter.workflow_key,
+            dead_letter=letter.id,
+        )
+        session.commit()
+    return letter
 
 
 def replay(

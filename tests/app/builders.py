@@ -557,3 +557,35 @@ class World:
 def build_world(env: Env) -> World:
     """A new world (see ``World``); nothing is made until a test asks for it."""
     return World(env)
+
+
+def signup_flow(key: str, *, schema: dict[str, Any] | None = None, mapping=None) -> dict:
+    """Started by a signed webhook; the mapping reads the customer's name and the amount."""
+    flow: dict[str, Any] = {
+        "format": 1,
+        "key": key,
+        "name": key,
+        "nodes": [
+            {
+                "id": "start",
+                "type": "start",
+                "name": "Start",
+                "trigger": {
+                    "type": "webhook",
+                    "webhook": {
+                        "mapping": mapping
+                        or {"name": "body.customer.name", "amount": "body.amount"}
+                    },
+                },
+            },
+            {"id": "look", "type": "user_task", "name": "Look", "assignee": {"user": "sam"}},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "look"},
+            {"id": "e2", "from": "look", "to": "end"},
+        ],
+    }
+    if schema is not None:
+        flow["data"] = schema
+    return flow

@@ -9,40 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.services.signatures import sign
+from tests.app.builders import signup_flow
 
 DEAD_LETTER = "X-Stepwise-Dead-Letter"
-
-
-def signup_flow(key: str, *, schema: dict[str, Any] | None = None, mapping=None) -> dict:
-    """Started by a signed webhook; the mapping reads the customer's name and the amount."""
-    flow: dict[str, Any] = {
-        "format": 1,
-        "key": key,
-        "name": key,
-        "nodes": [
-            {
-                "id": "start",
-                "type": "start",
-                "name": "Start",
-                "trigger": {
-                    "type": "webhook",
-                    "webhook": {
-                        "mapping": mapping
-                        or {"name": "body.customer.name", "amount": "body.amount"}
-                    },
-                },
-            },
-            {"id": "look", "type": "user_task", "name": "Look", "assignee": {"user": "sam"}},
-            {"id": "end", "type": "end", "name": "Done"},
-        ],
-        "edges": [
-            {"id": "e1", "from": "start", "to": "look"},
-            {"id": "e2", "from": "look", "to": "end"},
-        ],
-    }
-    if schema is not None:
-        flow["data"] = schema
-    return flow
 
 
 STRICT = {
@@ -266,3 +235,28 @@ def test_dead_letters_list_newest_first_with_filters_and_unknown_ids_are_404(log
     assert admin.get("/api/admin/dead-letters", params={"status": "lost"}).status_code == 422
     assert admin.get("/api/admin/dead-letters/nope").status_code == 404
     assert admin.post("/api/admin/dead-letters/nope/replay").status_code == 404
+
+
+def test_a_discarded_dead_letter_leaves_the_list_to_replay_but_stays_on_record(login, anonymous):
+    admin = login("admin")
+    create(admin, signup_flow("signup-discard"), publish=False)
+    secret = secret_for(admin, "signup-discard")
+    sent = deliver(anonymous, "signup-discard", secret, PAYLOAD, **{"Idempotency-Key": "evt-d"})
+    letter_id = sent.headers[DEAD_LETTER]
+
+    discarded = admin.post(f"/api/admin/dead-letters/{letter_id}/discard")
+    assert discarded.status_code == 200, discarded.text
+    assert discarded.json()["status"] == "discarded"
+    assert letters(admin, status="failed") == []
+    assert [x["id"] for x in letters(admin, status="discarded")] == [letter_id]
+    actions = [e["action"] for e in admin.get("/api/admin/audit").json()["items"]]
+    assert "webhook.dead_letter_discarded" in actions
+
+    assert admin.post("/api/workflows/signup-discard/publish").status_code == 201
+    replayed = admin.post(f"/api/admin/dead-letters/{letter_id}/replay")  # a change of mind
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["status"] == "replayed"
+    refused = admin.post(f"/api/admin/dead-letters/{letter_id}/discard")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "already_replayed"
+    assert admin.post("/api/admin/dead-letters/nope/discard").status_code == 404

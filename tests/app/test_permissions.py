@@ -513,6 +513,7 @@ ROWS: list[Row] = [
         note="its workflow is still not published",
         codes={409: "replay_failed"},
     ),
+    row("POST", "/api/admin/dead-letters/{letter_id}/discard", ADMIN, letter_id="dead"),
     # --- event endpoints --------------------------------------------------------------------
     row("GET", "/api/admin/event-endpoints", ADMIN),
     row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from app.services.signatures import sign
+from tests.app.builders import signup_flow
 from tests.app.fakes import fake_edge
 from tests.ui.conftest import Server, screenshot
 
@@ -442,4 +445,35 @@ def test_admin_archives_a_workflow_and_restores_it(page_as, admin_api):
     assert (
         admin_api.post("/api/workflows/ui-archive/instances", json={"data": {}}).status_code == 201
     )
+    assert admin.errors == []
+
+
+def test_admin_sets_aside_a_dead_letter_nobody_should_replay(page_as, server: Server, admin_api):
+    flow = signup_flow("ui-aside")
+    made = admin_api.post("/api/workflows", json={"key": "ui-aside", "draft": flow})
+    assert made.status_code == 201, made.text  # not published: a delivery is kept
+    secret = admin_api.post("/api/admin/webhooks/ui-aside/secrets").json()["secret"]
+    body = json.dumps({"customer": {"name": "Test"}, "amount": 1}).encode()
+    sent = httpx.post(
+        f"{server.url}/hooks/ui-aside",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "Idempotency-Key": "ui-aside-1",
+            **sign("generic", secret, body, now=datetime.now(UTC)),
+        },
+    )
+    assert sent.status_code == 409, sent.text
+    letter_id = sent.headers["X-Stepwise-Dead-Letter"]
+
+    admin = page_as("admin")
+    _accept_dialogs(admin)
+    admin.goto("/admin/dead-letters")
+    row = admin.get_by_role("table", name="Dead letters").locator("tr", has_text="ui-aside")
+    row.get_by_role("button", name="Set aside").click()
+    expect(admin.get_by_role("status")).to_contain_text("Set aside")
+    expect(row).to_have_count(0)
+    admin.get_by_label("Which deliveries").select_option("discarded")
+    expect(row).to_contain_text("set aside")
+    assert admin_api.get(f"/api/admin/dead-letters/{letter_id}").json()["status"] == "discarded"
     assert admin.errors == []

@@ -64,7 +64,7 @@ function Detail({ id, onClose }: { id: string; onClose: () => void }) {
 }
 
 export default function DeadLetters() {
-  const [status, setStatus] = useState<"failed" | "replayed" | "">("failed");
+  const [status, setStatus] = useState<"failed" | "replayed" | "discarded" | "">("failed");
   const [offset, setOffset] = useState(0);
   const letters = useLoad(() => api.get<Page<DeadLetter>>("/api/admin/dead-letters", { status, offset, limit: LIMIT }), [status, offset]);
   const [open, setOpen] = useState<string | null>(null);
@@ -77,6 +77,18 @@ export default function DeadLetters() {
       try {
         const out = await api.post<DeadLetter>(`/api/admin/dead-letters/${encodeURIComponent(letter.id)}/replay`);
         setDone(out.instance_id ? `Replayed: instance ${out.instance_id} started.` : "Replayed.");
+      } finally {
+        letters.reload();
+      }
+    });
+
+  const discard = (letter: DeadLetter) =>
+    action.run(async () => {
+      setDone(null);
+      if (!window.confirm(`Set aside the ${letter.workflow} delivery of ${formatTime(letter.received_at)}? It stays on record and can still be replayed.`)) return;
+      try {
+        await api.post<DeadLetter>(`/api/admin/dead-letters/${encodeURIComponent(letter.id)}/discard`);
+        setDone("Set aside: it no longer waits to be replayed.");
       } finally {
         letters.reload();
       }
@@ -99,6 +111,7 @@ export default function DeadLetters() {
           >
             <option value="failed">still failing</option>
             <option value="replayed">replayed</option>
+            <option value="discarded">set aside</option>
             <option value="">all</option>
           </select>
         </label>
@@ -109,7 +122,7 @@ export default function DeadLetters() {
         </div>
       )}
       <ErrorNote error={replayError ?? letters.error} />
-      <Section title="Deliveries that did not start an instance" hint="A signed webhook delivery is kept here when its workflow could not start from it (not published, a mapping or the data schema refused it). Fix the cause, then replay it.">
+      <Section title="Deliveries that did not start an instance" hint="A signed webhook delivery is kept here when its workflow could not start from it (not published, a mapping or the data schema refused it). Fix the cause, then replay it; or set aside one nobody should replay (sent by mistake, a test).">
         {letters.loading && !page ? (
           <Spinner />
         ) : !page?.items.length ? (
@@ -143,6 +156,8 @@ export default function DeadLetters() {
                         <span className="badge ok">
                           replayed {l.instance_id && <Link to={`/instances/${encodeURIComponent(l.instance_id)}`}>instance</Link>}
                         </span>
+                      ) : l.status === "discarded" ? (
+                        <span className="badge">set aside</span>
                       ) : (
                         <span className="badge warn">failed</span>
                       )}
@@ -154,6 +169,11 @@ export default function DeadLetters() {
                       {l.status !== "replayed" && (
                         <button type="button" className="primary" disabled={action.busy} onClick={() => replay(l)}>
                           Replay
+                        </button>
+                      )}
+                      {l.status === "failed" && (
+                        <button type="button" disabled={action.busy} onClick={() => discard(l)}>
+                          Set aside
                         </button>
                       )}
                     </td>
