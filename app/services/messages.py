@@ -244,30 +244,17 @@ def _receive(
         again = _find(session, message, key)  # it may have moved the instance while we waited
         if again is not None:
             return _again(session, again, body_sha256)
-        wait = instance.state.get("waits", {}).get(wait_id) or {}
-        command = ReceiveMessage(message, data, correlation=wait.get("correlation", correlation))
-        runner.run_command(
-            session, cache=cache, instance=instance, command=command, actor=actor, now=now
-        )
-        session.execute(  # the engine ended this wait: it no longer answers to the message
-            delete(MessageWait).where(
-                MessageWait.instance_id == instance.id, MessageWait.wait_id == wait_id
-            )
-        )
-        row.status, row.instance_id, row.delivered_at = DELIVERED, instance.id, now
-        session.add(row)
-        session.flush()
-        audit(
+        return _deliver(
             session,
-            "message.received",
+            cache=cache,
+            row=row,
+            instance=instance,
+            wait_id=wait_id,
+            correlation=correlation,
             actor=actor,
-            instance_id=instance.id,
-            now=now,
-            message=message,
-            delivery=row.id,
             source=source,
+            now=now,
         )
-        return Receipt(row.id, instance.id, instance.status, instance.stage, None, False)
     until = hold_until(session, cache, message, now)
     if until is None:
         raise ApiError(
@@ -335,19 +322,56 @@ def _deliver_late(
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    wait = instance.state.get("waits", {}).get(wait_id)
-    if row is None or row.status != HELD or not wait or instance.suspended:
+    if row is None or row.status != HELD or wait_id not in instance.state.get("waits", {}):
         session.rollback()
         return None
-    command = ReceiveMessage(message, dict(row.data), correlation=wait.get("correlation", text))
     try:
-        runner.run_command(
-            session, cache=cache, instance=instance, command=command, actor=actor, now=now
+        receipt = _deliver(
+            session,
+            cache=cache,
+            row=row,
+            instance=instance,
+            wait_id=wait_id,
+            correlation=text,
+            actor=actor,
+            source=source,
+            now=now,
+            crossed=True,
         )
     except (ApiError, CommandError):  # the held message stays what the caller was told
         session.rollback()
         return None
-    session.execute(
+    session.commit()
+    return receipt
+
+
+def _deliver(
+    session: Session,
+    *,
+    cache: DefinitionCache,
+    row: MessageDelivery,
+    instance: Instance,
+    wait_id: str,
+    correlation: Any,
+    actor: str,
+    source: str,
+    now: datetime,
+    **details: Any,
+) -> Receipt:
+    """Step the locked ``instance`` with the message ``row`` for its wait ``wait_id``, end
+    that wait's row, and record the message delivered (audit ``message.received``).
+
+    Raises:
+        ApiError: 409 ``suspended``; CommandError: the engine refused the message.
+    """
+    wait = instance.state.get("waits", {}).get(wait_id) or {}
+    command = ReceiveMessage(
+        row.message, dict(row.data), correlation=wait.get("correlation", correlation)
+    )
+    runner.run_command(
+        session, cache=cache, instance=instance, command=command, actor=actor, now=now
+    )
+    session.execute(  # the engine ended this wait: it no longer answers to the message
         delete(MessageWait).where(
             MessageWait.instance_id == instance.id, MessageWait.wait_id == wait_id
         )
@@ -358,18 +382,19 @@ def _deliver_late(
         now,
         None,
     )
+    session.add(row)
+    session.flush()
     audit(
         session,
         "message.received",
         actor=actor,
         instance_id=instance.id,
         now=now,
-        message=message,
+        message=row.message,
         delivery=row.id,
         source=source,
-        crossed=True,
+        **details,
     )
-    session.commit()
     return Receipt(row.id, instance.id, instance.status, instance.stage, None, False)
 
 

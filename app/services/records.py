@@ -72,16 +72,7 @@ def notify_once(
             instance_id=None,
             kind="send_notification",
             idempotency_key=key,
-            payload={
-                "channel": "inbox",
-                "to": to,
-                "subject": title,
-                "body": body,
-                "data": {},
-                "instance_id": instance_id,
-                "task_id": None,
-                "literal": True,
-            },
+            payload=_inbox_payload(to, title, body, instance_id=instance_id, task_id=None),
             status="pending",
             attempts=0,
             next_attempt_at=now,
@@ -132,17 +123,24 @@ def notify(
             instance_id=instance_id,
             kind="send_notification",
             idempotency_key=key,
-            payload={
-                "channel": "inbox",
-                "to": to,
-                "subject": title,
-                "body": body,
-                "data": {},
-                "instance_id": instance_id,
-                "task_id": task_id,
-                "literal": True,
-            },
+            payload=_inbox_payload(to, title, body, instance_id=instance_id, task_id=task_id),
             next_attempt_at=now,
             created_at=now,
         )
     )
+
+
+def _inbox_payload(
+    to: str, title: str, body: str, *, instance_id: str | None, task_id: str | None
+) -> dict[str, Any]:
+    """An in-app notification's outbox payload: final text (``literal``), not a template."""
+    return {
+        "channel": "inbox",
+        "to": to,
+        "subject": title,
+        "body": body,
+        "data": {},
+        "instance_id": instance_id,
+        "task_id": task_id,
+        "literal": True,
+    }
