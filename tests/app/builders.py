@@ -9,6 +9,7 @@ kept for a whole module, so that a test costs a few requests rather than a new d
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.main import create_app
+from app.services.signatures import sign
 from app.settings import Settings
 from tests.app.conftest import ADMIN_PASSWORD, PG_ADMIN_URL, Template, _pg_admin
 
@@ -589,3 +591,22 @@ def signup_flow(key: str, *, schema: dict[str, Any] | None = None, mapping=None)
     if schema is not None:
         flow["data"] = schema
     return flow
+
+
+def secret_for(admin: Any, key: str) -> str:
+    """A new webhook secret for workflow ``key`` (made by the admin)."""
+    r = admin.post(f"/api/admin/webhooks/{key}/secrets")
+    assert r.status_code == 201, r.text
+    value: str = r.json()["secret"]
+    return value
+
+
+def deliver(client: Any, key: str, scheme: str, secret: str, payload: Any, **headers: str) -> Any:
+    """A webhook delivery of ``payload`` to ``key``, signed the ``scheme`` way."""
+    body = json.dumps(payload).encode()
+    signed = sign(scheme, secret, body, now=datetime.now(UTC))
+    return client.post(
+        f"/hooks/{key}",
+        content=body,
+        headers={"content-type": "application/json", **signed, **headers},
+    )

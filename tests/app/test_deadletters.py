@@ -4,12 +4,11 @@ fix, once; what is refused before acceptance is not kept."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from app.services.signatures import sign
-from tests.app.builders import signup_flow
+from tests.app.builders import deliver, secret_for, signup_flow
 
 DEAD_LETTER = "X-Stepwise-Dead-Letter"
 
@@ -35,23 +34,6 @@ def republish(admin, flow: dict) -> None:
     assert admin.post(f"/api/workflows/{flow['key']}/publish").status_code == 201
 
 
-def secret_for(admin, key: str) -> str:
-    r = admin.post(f"/api/admin/webhooks/{key}/secrets")
-    assert r.status_code == 201, r.text
-    value: str = r.json()["secret"]
-    return value
-
-
-def deliver(client, key: str, secret: str, payload: Any, **headers: str):
-    body = json.dumps(payload).encode()
-    signed = sign("generic", secret, body, now=datetime.now(UTC))
-    return client.post(
-        f"/hooks/{key}",
-        content=body,
-        headers={"content-type": "application/json", **signed, **headers},
-    )
-
-
 def letters(admin, **params: str) -> list[dict[str, Any]]:
     page = admin.get("/api/admin/dead-letters", params=params)
     assert page.status_code == 200, page.text
@@ -74,7 +56,7 @@ def test_a_delivery_before_the_first_publish_is_kept_and_replayed_after_publishi
     create(admin, signup_flow("signup"), publish=False)
     secret = secret_for(admin, "signup")  # the sender is set up before the first publish
 
-    r = deliver(anonymous, "signup", secret, PAYLOAD, **{"Idempotency-Key": "evt-1"})
+    r = deliver(anonymous, "signup", "generic", secret, PAYLOAD, **{"Idempotency-Key": "evt-1"})
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "not_published"
     letter_id = r.headers[DEAD_LETTER]
@@ -107,7 +89,7 @@ def test_a_delivery_before_the_first_publish_is_kept_and_replayed_after_publishi
     assert again.json()["instance_id"] == instance_id
     assert instances(admin, "signup") == 1
     # the sender's own retry now finds the instance the replay started
-    retry = deliver(anonymous, "signup", secret, PAYLOAD, **{"Idempotency-Key": "evt-1"})
+    retry = deliver(anonymous, "signup", "generic", secret, PAYLOAD, **{"Idempotency-Key": "evt-1"})
     assert retry.status_code == 202
     assert retry.json() == {"instance_id": instance_id, "duplicate": True}
     assert instances(admin, "signup") == 1
@@ -124,7 +106,7 @@ def test_data_the_schema_refuses_after_acceptance_is_kept_and_replayed_after_the
     admin = login("admin")
     create(admin, signup_flow("strict-signup", schema=STRICT))
     secret = secret_for(admin, "strict-signup")
-    r = deliver(anonymous, "strict-signup", secret, {**PAYLOAD, "amount": "12.50"})
+    r = deliver(anonymous, "strict-signup", "generic", secret, {**PAYLOAD, "amount": "12.50"})
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "invalid_data"
     letter_id = r.headers[DEAD_LETTER]
@@ -151,14 +133,14 @@ def test_a_mapping_that_fails_is_kept_with_its_error(login, anonymous):
     admin = login("admin")
     create(admin, signup_flow("mapped-signup"))
     secret = secret_for(admin, "mapped-signup")
-    r = deliver(anonymous, "mapped-signup", secret, {"amount": 3})  # no customer
+    r = deliver(anonymous, "mapped-signup", "generic", secret, {"amount": 3})  # no customer
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "invalid_payload"
     (kept,) = letters(admin, workflow="mapped-signup")
     assert kept["error"]["code"] == "invalid_payload"
     assert "name" in kept["error"]["message"]
     for odd in (None, [1, 2], "text"):  # JSON, but nothing the mapping can read
-        r = deliver(anonymous, "mapped-signup", secret, odd)
+        r = deliver(anonymous, "mapped-signup", "generic", secret, odd)
         assert r.status_code == 422, r.text
         detail = admin.get(f"/api/admin/dead-letters/{r.headers[DEAD_LETTER]}").json()
         assert detail["payload"] == odd
@@ -170,14 +152,16 @@ def test_a_retried_failing_delivery_is_one_dead_letter_with_its_attempts(login, 
     secret = secret_for(admin, "retry-signup")
     bad = {**PAYLOAD, "amount": "twelve"}
     answers = [
-        deliver(anonymous, "retry-signup", secret, bad, **{"Idempotency-Key": "evt-r"})
+        deliver(anonymous, "retry-signup", "generic", secret, bad, **{"Idempotency-Key": "evt-r"})
         for _ in range(3)
     ]
     assert {a.status_code for a in answers} == {422}
     assert len({a.headers[DEAD_LETTER] for a in answers}) == 1
     (kept,) = letters(admin, workflow="retry-signup")
     assert kept["attempts"] == 3
-    other = deliver(anonymous, "retry-signup", secret, PAYLOAD, **{"Idempotency-Key": "evt-r"})
+    other = deliver(
+        anonymous, "retry-signup", "generic", secret, PAYLOAD, **{"Idempotency-Key": "evt-r"}
+    )
     assert other.status_code == 422
     assert other.json()["error"]["code"] == "idempotency_conflict"
 
@@ -188,10 +172,14 @@ def test_a_sender_retry_that_succeeds_after_the_fix_marks_the_dead_letter_replay
     admin = login("admin")
     create(admin, signup_flow("late-signup"), publish=False)
     secret = secret_for(admin, "late-signup")
-    first = deliver(anonymous, "late-signup", secret, PAYLOAD, **{"Idempotency-Key": "evt-l"})
+    first = deliver(
+        anonymous, "late-signup", "generic", secret, PAYLOAD, **{"Idempotency-Key": "evt-l"}
+    )
     assert first.status_code == 409
     assert admin.post("/api/workflows/late-signup/publish").status_code == 201
-    retry = deliver(anonymous, "late-signup", secret, PAYLOAD, **{"Idempotency-Key": "evt-l"})
+    retry = deliver(
+        anonymous, "late-signup", "generic", secret, PAYLOAD, **{"Idempotency-Key": "evt-l"}
+    )
     assert retry.status_code == 202, retry.text
     letter = admin.get(f"/api/admin/dead-letters/{first.headers[DEAD_LETTER]}").json()
     assert letter["status"] == "replayed"
@@ -205,7 +193,7 @@ def test_what_is_refused_before_acceptance_is_not_kept(login, anonymous):
     admin = login("admin")
     create(admin, signup_flow("guarded-signup"))
     secret = secret_for(admin, "guarded-signup")
-    forged = deliver(anonymous, "guarded-signup", "whsec_forged", PAYLOAD)
+    forged = deliver(anonymous, "guarded-signup", "generic", "whsec_forged", PAYLOAD)
     assert forged.status_code == 401
     assert DEAD_LETTER not in forged.headers
     body = b"{not json"
@@ -218,7 +206,7 @@ def test_what_is_refused_before_acceptance_is_not_kept(login, anonymous):
         },
     )
     assert not_json.status_code == 422
-    assert deliver(anonymous, "nobody-made-this", secret, PAYLOAD).status_code == 404
+    assert deliver(anonymous, "nobody-made-this", "generic", secret, PAYLOAD).status_code == 404
     assert letters(admin) == []
 
 
@@ -226,7 +214,10 @@ def test_dead_letters_list_newest_first_with_filters_and_unknown_ids_are_404(log
     admin = login("admin")
     create(admin, signup_flow("listed-signup"), publish=False)
     secret = secret_for(admin, "listed-signup")
-    ids = [deliver(anonymous, "listed-signup", secret, PAYLOAD).headers[DEAD_LETTER] for _ in "ab"]
+    ids = [
+        deliver(anonymous, "listed-signup", "generic", secret, PAYLOAD).headers[DEAD_LETTER]
+        for _ in "ab"
+    ]
     page = admin.get("/api/admin/dead-letters", params={"limit": 1}).json()
     assert page["total"] == 2
     assert len(page["items"]) == 1
@@ -241,7 +232,9 @@ def test_a_discarded_dead_letter_leaves_the_list_to_replay_but_stays_on_record(l
     admin = login("admin")
     create(admin, signup_flow("signup-discard"), publish=False)
     secret = secret_for(admin, "signup-discard")
-    sent = deliver(anonymous, "signup-discard", secret, PAYLOAD, **{"Idempotency-Key": "evt-d"})
+    sent = deliver(
+        anonymous, "signup-discard", "generic", secret, PAYLOAD, **{"Idempotency-Key": "evt-d"}
+    )
     letter_id = sent.headers[DEAD_LETTER]
 
     discarded = admin.post(f"/api/admin/dead-letters/{letter_id}/discard")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.services.signatures import sign
+from tests.app.builders import deliver, secret_for
 
 ORDER = {
     "order_id": "W-1",
@@ -40,23 +41,6 @@ def hook_flow(key: str, scheme: str) -> dict[str, Any]:
             {"id": "e2", "from": "look", "to": "end"},
         ],
     }
-
-
-def secret_for(admin, key: str) -> str:
-    r = admin.post(f"/api/admin/webhooks/{key}/secrets")
-    assert r.status_code == 201, r.text
-    value: str = r.json()["secret"]
-    return value
-
-
-def deliver(client, key: str, scheme: str, secret: str, payload: Any, **headers: str):
-    body = json.dumps(payload).encode()
-    signed = sign(scheme, secret, body, now=datetime.now(UTC))
-    return client.post(
-        f"/hooks/{key}",
-        content=body,
-        headers={"content-type": "application/json", **signed, **headers},
-    )
 
 
 def count(admin, key: str) -> int:

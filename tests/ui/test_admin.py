@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,8 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from app.services.signatures import sign
-from tests.app.builders import signup_flow
+from tests.app.builders import deliver, secret_for, signup_flow
 from tests.app.fakes import fake_edge
 from tests.ui.conftest import Server, screenshot
 
@@ -452,17 +450,10 @@ def test_admin_sets_aside_a_dead_letter_nobody_should_replay(page_as, server: Se
     flow = signup_flow("ui-aside")
     made = admin_api.post("/api/workflows", json={"key": "ui-aside", "draft": flow})
     assert made.status_code == 201, made.text  # not published: a delivery is kept
-    secret = admin_api.post("/api/admin/webhooks/ui-aside/secrets").json()["secret"]
-    body = json.dumps({"customer": {"name": "Test"}, "amount": 1}).encode()
-    sent = httpx.post(
-        f"{server.url}/hooks/ui-aside",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            "Idempotency-Key": "ui-aside-1",
-            **sign("generic", secret, body, now=datetime.now(UTC)),
-        },
-    )
+    secret = secret_for(admin_api, "ui-aside")
+    payload = {"customer": {"name": "Test"}, "amount": 1}
+    with httpx.Client(base_url=server.url) as sender:
+        sent = deliver(sender, "ui-aside", "generic", secret, payload, **{"Idempotency-Key": "a1"})
     assert sent.status_code == 409, sent.text
     letter_id = sent.headers["X-Stepwise-Dead-Letter"]
 
