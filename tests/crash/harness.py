@@ -44,6 +44,7 @@ from urllib.parse import parse_qs
 import httpx
 from sqlalchemy import create_engine, text
 
+from app.services.outbox import LEASE
 from app.services.signatures import sign
 from tests.app.fakes import FakeEdge, fake_edge
 
@@ -367,6 +368,7 @@ class Report:
     completion_retries: int
     errors: list[str]
     seconds: float
+    outbox_left: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [
@@ -384,6 +386,7 @@ class Report:
             f"  audit mismatches         {self.audit_mismatches}",
             f"  completions retried after a crash: {self.completion_retries}",
             f"  errors                   {len(self.errors)}",
+            *(f"  outbox row not done: {row}" for row in self.outbox_left),
         ]
 
     @property
@@ -504,7 +507,9 @@ def run(
 
 
 def _settle(mailbox: Mailbox, sms: SmsProvider, orders: int) -> None:
-    deadline = time.monotonic() + 60
+    """Wait for the last messages. A message claimed by a node that was killed goes out when its
+    claim's lease runs out and a live node takes it again, so the wait outlasts a lease."""
+    deadline = time.monotonic() + LEASE.total_seconds() + 30
     while time.monotonic() < deadline:
         if (
             len({m["id"] for m in mailbox.messages}) >= 3 * orders
@@ -553,6 +558,16 @@ def _check(
                 )
             )
         )
+        outbox_left = [
+            f"#{r.id} {r.kind} {r.status}, {r.attempts} attempt(s), next {r.next_attempt_at}, "
+            f"{(r.last_error or '')[:120]}"
+            for r in conn.execute(
+                text(
+                    "SELECT id, kind, status, attempts, next_attempt_at, last_error FROM outbox "
+                    "WHERE status <> 'done' ORDER BY id"
+                )
+            )
+        ]
     engine.dispose()
     mismatches = sum(
         1
@@ -585,6 +600,7 @@ def _check(
         completion_retries=tally.completed_retries,
         errors=tally.errors,
         seconds=time.monotonic() - started,
+        outbox_left=outbox_left,
     )
 
 
