@@ -73,6 +73,7 @@ class TaskPlan:
         calendar: the SLA's business calendar.
         sla: the SLA timers as (timer id suffix, duration, purpose, level), the due one
             first; empty without an SLA.
+        notify: the node's notices as JSON, for each person a task is given to.
     """
 
     name: str
@@ -80,6 +81,7 @@ class TaskPlan:
     outcomes: tuple[str, ...]
     calendar: str | None
     sla: tuple[tuple[str, str, str, int], ...]
+    notify: tuple[dict[str, Any], ...] = ()
 
 
 def _task_plan(node: UserTaskNode | ApprovalNode) -> TaskPlan:
@@ -97,6 +99,7 @@ def _task_plan(node: UserTaskNode | ApprovalNode) -> TaskPlan:
         outcomes=tuple(node.outcomes) if isinstance(node, ApprovalNode) else (),
         calendar=sla.calendar if sla is not None else None,
         sla=tuple(timers),
+        notify=tuple(n.model_dump() for n in node.notify),
     )
 
 

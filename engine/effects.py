@@ -60,6 +60,7 @@ class CreateTask(_Effect):
         users: users already decided by the engine (an expression's result, or retain familiar).
         exclude: users who may not take it (four eyes).
         fallback: the assignee spec to use when ``users`` are inactive or away.
+        notify: the node's notices (``TaskNotice`` as JSON), for each person it is given to.
     """
 
     kind: ClassVar[str] = "create_task"
@@ -76,6 +77,7 @@ class CreateTask(_Effect):
     priority: int = 0
     approval: str | None = None
     outcomes: tuple[str, ...] = ()
+    notify: tuple[dict[str, Any], ...] = ()
 
     def __init__(
         self,
@@ -92,6 +94,7 @@ class CreateTask(_Effect):
         priority: int = 0,
         approval: str | None = None,
         outcomes: tuple[str, ...] = (),
+        notify: tuple[dict[str, Any], ...] = (),
     ) -> None:
         (
             set_task_id,
@@ -107,6 +110,7 @@ class CreateTask(_Effect):
             set_priority,
             set_approval,
             set_outcomes,
+            set_notify,
         ) = self._setters
         set_task_id(self, task_id)
         set_node(self, node)
@@ -121,6 +125,7 @@ class CreateTask(_Effect):
         set_priority(self, priority)
         set_approval(self, approval)
         set_outcomes(self, outcomes)
+        set_notify(self, notify)
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,22 @@ class Sla(_Strict):
     escalate: list[Escalation] = Field(default_factory=list)
 
 
+class TaskNotice(_Strict):
+    """A message sent to each person a task is given to, when the task is created.
+
+    Attributes:
+        channel: ``email`` or ``sms``.
+        subject: the email's subject (a template); unused for SMS.
+        body: the text (a template over the instance data, ``task`` and ``person``).
+        to: where to send it (a template); empty: the person's own email address or phone.
+    """
+
+    channel: Literal["email", "sms"] = "email"
+    subject: str | None = None
+    body: str = Field(min_length=1)
+    to: str | None = None
+
+
 # --- triggers -------------------------------------------------------------------------------
 
 
@@ -127,6 +143,7 @@ class UserTaskNode(_NodeBase):
     instructions: str | None = None
     result: str | None = None
     priority: int = 0
+    notify: list[TaskNotice] = Field(default_factory=list)
 
 
 class ApprovalNode(_NodeBase):
@@ -139,6 +156,7 @@ class ApprovalNode(_NodeBase):
     instructions: str | None = None
     result: str | None = None
     priority: int = 0
+    notify: list[TaskNotice] = Field(default_factory=list)
 
 
 MAX_HTTP_TIMEOUT_S = 50.0

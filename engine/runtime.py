@@ -447,6 +447,7 @@ class Run:
                 priority=priority,
                 approval=wait_id if plan.approval else None,
                 outcomes=plan.outcomes,
+                notify=plan.notify,
             )
         )
         return task_id

@@ -307,6 +307,13 @@ def _template_problems(draft: dict[str, Any]) -> list[ProblemOut]:
         elif node.get("type") == "http" and isinstance(node.get("request"), dict):
             request = node["request"]
             parts = {f"request.{k}": request.get(k) for k in ("url", "headers", "body")}
+        elif node.get("type") in ("user_task", "approval") and isinstance(node.get("notify"), list):
+            parts = {
+                f"notify[{i}].{k}": notice.get(k)
+                for i, notice in enumerate(node["notify"])
+                if isinstance(notice, dict)
+                for k in ("to", "subject", "body")
+            }
         else:
             continue
         for name, value in parts.items():

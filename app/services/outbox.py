@@ -43,7 +43,7 @@ from app.db.models import (
     User,
 )
 from app.errors import ApiError
-from app.services import actionlinks, channels, egress, events, runner
+from app.services import actionlinks, channels, egress, events, notices, runner
 from app.services.people import deliver_inbox, sweep_windows
 from app.services.records import audit
 from app.services.runner import DefinitionCache, lock_instance
@@ -712,11 +712,18 @@ def _notify(
             return
         context = _context(worker, row, payload.get("data", {}))
         key = row.idempotency_key
+        to = str(payload.get("to", ""))
+        # a task notice is for one person (``person``), whatever address it goes to
+        person = payload.get("person") or (
+            to.removeprefix("user:") if to.startswith("user:") else None
+        )
+        if person is not None and payload.get("person"):
+            context["person"] = notices.person(session, person)
         task = session.get(Task, payload["task_id"]) if payload.get("task_id") else None
         if task is not None:  # {{ task.links.approve }}: signed, single-use action links
-            to = str(payload.get("to", ""))
-            user = to.removeprefix("user:") if to.startswith("user:") else None
-            context["task"] = actionlinks.task_context(session, task, now, user=user)
+            context["task"] = actionlinks.task_context(session, task, now, user=person)
+            public = worker.settings.extra.get("public_url", "").rstrip("/")
+            context["task"]["url"] = f"{public}/tasks/{task.id}"
             session.commit()  # the links' rows
     channel = str(payload["channel"])
     # the service's own notifications are final text (they quote what people typed); only a
@@ -730,6 +737,15 @@ def _notify(
         error = f"the {channel} notification does not render: {type(exc).__name__}: {exc}"
         _notification_failed(worker, row_id, payload, "notification_template", error, now=now)
         return
+    if channel in ("email", "sms") and to.startswith("user:"):  # the person's own address
+        username = to.removeprefix("user:")
+        with worker.sessionmaker() as session:
+            found = notices.address(session, username, channel)
+        if found is None:
+            what = "email address" if channel == "email" else "phone number"
+            _finish_row(worker, row_id, "skipped", f"{username} has no {what}", now=now)
+            return
+        to = found
     if channel == "inbox":
         with worker.sessionmaker() as session:
             row = session.get(Outbox, row_id)

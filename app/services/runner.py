@@ -33,7 +33,7 @@ from app.db.models import (
     new_id,
 )
 from app.errors import ApiError, not_found
-from app.services import assign, events, fields, tables
+from app.services import assign, events, fields, notices, tables
 from app.services.records import audit, notify, set_candidates, tell_admins_of_incident
 from engine import (
     CallHttp,
@@ -279,7 +279,14 @@ def _finish_step(
     while True:
         budget = chained < MAX_CHAINED_STEPS
         follow_ups += _apply(
-            session, compiled, instance, effects, actor=actor, now=now, tables_allowed=budget
+            session,
+            compiled,
+            instance,
+            effects,
+            actor=actor,
+            now=now,
+            tables_allowed=budget,
+            data=state.get("data") or {},
         )
         if not follow_ups:
             break
@@ -312,16 +319,18 @@ def _apply(
     actor: str | None,
     now: datetime,
     tables_allowed: bool = True,
+    data: dict[str, Any] | None = None,
 ) -> list[Command]:
     """Apply effects; a table operation's result, and a message held for a wait that has
     just begun, come back as the next commands. Past the chain's budget
     (``tables_allowed`` false) a table operation is not carried out: it fails, so that the
-    step takes its error path or stops with an incident."""
+    step takes its error path or stops with an incident. ``data``: the instance data after
+    the step, for task notices."""
     follow_ups: list[Command] = []
     for effect in effects:
         match effect:
             case CreateTask():
-                _create_task(session, instance, effect, now=now)
+                _create_task(session, instance, effect, now=now, data=data)
             case CancelTask():
                 session.execute(
                     update(Task)
@@ -511,7 +520,12 @@ def correlation_key(value: Any) -> str:
 
 
 def _create_task(
-    session: Session, instance: Instance, effect: CreateTask, *, now: datetime
+    session: Session,
+    instance: Instance,
+    effect: CreateTask,
+    *,
+    now: datetime,
+    data: dict[str, Any] | None = None,
 ) -> None:
     who = assign.resolve(session, effect, now=now)
     task = Task(
@@ -559,6 +573,8 @@ def _create_task(
         instance_id=instance.id,
         data={"task": events.task_summary(task)},
     )
+    if effect.notify:
+        notices.queue(session, task, effect.notify, data or {}, now=now)
 
 
 def _sla_event(

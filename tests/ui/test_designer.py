@@ -365,6 +365,71 @@ def test_names_with_markup_and_quotes_render_as_text(page_as: Any, admin_api: ht
     assert page.errors == []
 
 
+def test_approval_can_email_its_approvers_one_click_links(
+    page_as: Any, admin_api: httpx.Client
+) -> None:
+    page = page_as("admin", width=1400, height=1400)
+    key = f"links-{uuid.uuid4().hex[:6]}"
+    draft = {
+        "format": 1,
+        "key": key,
+        "name": "Purchase approval",
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {
+                "id": "review",
+                "type": "approval",
+                "name": "Approve purchase",
+                "approvers": [{"user": "admin"}],
+                "outcomes": ["approve", "reject"],
+            },
+            {"id": "done", "type": "end", "name": "Done"},
+            {"id": "refused", "type": "end", "name": "Refused", "outcome": "rejected"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "review"},
+            {"id": "e2", "from": "review", "to": "done", "outcome": "approve"},
+            {"id": "e3", "from": "review", "to": "refused", "outcome": "reject"},
+        ],
+    }
+    made = admin_api.post("/api/workflows", json={"key": key, "draft": draft})
+    assert made.status_code == 201, made.text
+    _open_designer(page, key)
+    _select(page, "review")
+
+    editor = page.get_by_test_id("notices-editor")
+    editor.get_by_role("button", name="+ Email with one-click links").click()
+    notice = editor.get_by_test_id("notice-0")
+    expect(notice.get_by_label("Channel")).to_have_value("email")
+    expect(notice.get_by_label("Subject")).to_have_value("{{ task.name }}")
+    body = notice.get_by_label("Body")
+    expect(body).to_have_value(re.compile(r"Approve: \{\{ task\.links\.approve \}\}"))
+    expect(body).to_have_value(re.compile(r"Reject: \{\{ task\.links\.reject \}\}"))
+    editor.get_by_role("button", name="+ Email the person").scroll_into_view_if_needed()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_test_id("save-state")).to_have_text("Saved")
+    expect(page.get_by_test_id("error-count")).to_have_text("0 errors")
+    screenshot(page, "designer-approval-notice")
+
+    nodes = {n["id"]: n for n in admin_api.get(f"/api/workflows/{key}").json()["draft"]["nodes"]}
+    (sent,) = nodes["review"]["notify"]
+    assert sent["channel"] == "email"
+    assert sent["subject"] == "{{ task.name }}"
+    assert sent["body"] == body.input_value()
+    assert "Approve: {{ task.links.approve }}" in sent["body"]
+    assert "Reject: {{ task.links.reject }}" in sent["body"]
+    assert "to" not in sent
+
+    # removing the only message leaves no empty list behind
+    notice.get_by_role("button", name="Remove message 1").click()
+    expect(editor.get_by_test_id("notice-0")).to_have_count(0)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_test_id("save-state")).to_have_text("Saved")
+    nodes = {n["id"]: n for n in admin_api.get(f"/api/workflows/{key}").json()["draft"]["nodes"]}
+    assert not nodes["review"].get("notify")
+    assert page.errors == []
+
+
 def test_the_keyboard_reaches_palette_and_panel_and_edits_the_selection(
     page_as: Any, admin_api: httpx.Client
 ) -> None:

@@ -44,6 +44,17 @@ export interface Sla {
   escalate?: Escalation[];
 }
 
+/** A message sent to each person a task is given to, the moment the task is created. */
+export interface TaskNotice {
+  channel?: "email" | "sms";
+  /** Email only; a template. */
+  subject?: string | null;
+  /** A template over the data, `task.*`, `person.*` and `settings.*`. */
+  body: string;
+  /** A template; empty: the person's own email address or phone number. */
+  to?: string | null;
+}
+
 export interface WebhookTrigger {
   scheme?: "generic" | "github" | "shopify" | "stripe";
   mapping?: Record<string, string>;
@@ -80,6 +91,7 @@ export interface UserTaskNode extends NodeBase {
   form?: JsonSchema | null;
   ui?: Record<string, unknown> | null;
   sla?: Sla | null;
+  notify?: TaskNotice[] | null;
   instructions?: string | null;
   result?: string | null;
   priority?: number;
@@ -91,6 +103,7 @@ export interface ApprovalNode extends NodeBase {
   quorum?: "all" | "any" | number;
   form?: JsonSchema | null;
   sla?: Sla | null;
+  notify?: TaskNotice[] | null;
   instructions?: string | null;
   result?: string | null;
   priority?: number;

@@ -2,6 +2,7 @@
 import { AssigneePicker } from "../forms/AssigneePicker";
 import { AreaField, FieldIssues, NumberField, Section, StringListEditor, TextField, issuesAt } from "../forms/fields";
 import { FormBuilder } from "../forms/FormBuilder";
+import { NoticesEditor, noticeIssues } from "../forms/NoticesEditor";
 import { SlaEditor } from "../forms/SlaEditor";
 import type { ApprovalNode, Assignee, UserTaskNode } from "../types";
 import { useEditor } from "./context";
@@ -25,6 +26,9 @@ export function UserTaskForm({ node }: { node: UserTaskNode }) {
       </Section>
       <Section title="Due time and escalation">
         <SlaEditor node={node.id} value={node.sla} onChange={(sla) => updateNode(node.id, { sla }, "sla")} issues={slaIssues} />
+      </Section>
+      <Section title="Tell them">
+        <NoticesEditor value={node.notify} onChange={(next) => updateNode(node.id, { notify: next.length ? next : undefined }, "notify")} issues={noticeIssues(issues, node.id)} />
       </Section>
       <NumberField label="Priority" value={node.priority ?? 0} onChange={(v) => updateNode(node.id, { priority: v || undefined }, "priority")} />
     </>
@@ -85,6 +89,9 @@ export function ApprovalForm({ node }: { node: ApprovalNode }) {
       </Section>
       <Section title="Due time and escalation">
         <SlaEditor node={node.id} value={node.sla} onChange={(sla) => updateNode(node.id, { sla }, "sla")} issues={slaIssues} />
+      </Section>
+      <Section title="Tell them">
+        <NoticesEditor value={node.notify} outcomes={node.outcomes ?? ["approve", "reject"]} onChange={(next) => updateNode(node.id, { notify: next.length ? next : undefined }, "notify")} issues={noticeIssues(issues, node.id)} />
       </Section>
       <NumberField label="Priority" value={node.priority ?? 0} onChange={(v) => updateNode(node.id, { priority: v || undefined }, "priority")} />
     </>
