@@ -165,7 +165,7 @@ def _receive(request: Request, session: Session, key: str, body: bytes) -> JSONR
     digest = _sha256(body)
     headers = dict(request.headers)
     query = dict(request.query_params)
-    idem = delivery_id(scheme, headers, payload)
+    idem = delivery_id(scheme, headers, payload, body_sha256=digest)
     kept = None
     if idem:
         found = session.get(WebhookDelivery, (key, idem))

@@ -103,10 +103,14 @@ def sign(scheme: str, secret: str, body: bytes, *, now: datetime) -> dict[str, s
     }
 
 
-def delivery_id(scheme: str, headers: Mapping[str, str], payload: Any = None) -> str | None:
+def delivery_id(
+    scheme: str, headers: Mapping[str, str], payload: Any = None, *, body_sha256: str | None = None
+) -> str | None:
     """The sender's own id of a delivery, used when there is no Idempotency-Key: GitHub's
     and Shopify's delivery headers, Stripe's event id (``evt_…``, in the body: Stripe sends
-    a retried event with the same id)."""
+    a retried event with the same id). A generic delivery has no id of its own; its signed
+    timestamp and the body's SHA-256 (``body_sha256``) name it: a sender's retry of the same
+    signed request, or a replay of it within the tolerance, is the same delivery."""
     h = {k.lower(): v for k, v in headers.items()}
     if h.get("idempotency-key"):
         return h["idempotency-key"]
@@ -118,4 +122,8 @@ def delivery_id(scheme: str, headers: Mapping[str, str], payload: Any = None) ->
         event = payload.get("id")
         if isinstance(event, str) and event.startswith("evt_") and len(event) <= 200:
             return event
+    if scheme == "generic" and body_sha256:
+        stamp = h.get("x-stepwise-timestamp", "").strip()
+        if stamp.isdigit() and len(stamp) <= 20:
+            return f"signed:{stamp}:{body_sha256}"
     return None

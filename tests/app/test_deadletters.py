@@ -215,8 +215,10 @@ def test_dead_letters_list_newest_first_with_filters_and_unknown_ids_are_404(log
     create(admin, signup_flow("listed-signup"), publish=False)
     secret = secret_for(admin, "listed-signup")
     ids = [
-        deliver(anonymous, "listed-signup", "generic", secret, PAYLOAD).headers[DEAD_LETTER]
-        for _ in "ab"
+        deliver(anonymous, "listed-signup", "generic", secret, {**PAYLOAD, "amount": n}).headers[
+            DEAD_LETTER
+        ]
+        for n in (1, 2)
     ]
     page = admin.get("/api/admin/dead-letters", params={"limit": 1}).json()
     assert page["total"] == 2

@@ -135,6 +135,31 @@ def test_a_stripe_event_sent_again_gets_the_same_instance_by_its_event_id(login,
     assert count(admin, key) == 2
 
 
+def test_a_signed_request_sent_again_without_a_key_is_the_same_delivery(login, anonymous):
+    """A generic delivery has no id of its own: its signed timestamp and body name it, so a
+    sender's retry of the same request (or a replay of it) starts nothing new, while a new
+    signature on the same body is a new delivery."""
+    admin = login("admin")
+    secret = secret_for(admin, "order-management")
+    body = json.dumps({**ORDER, "order_id": "SAME-1"}).encode()
+    headers = {
+        "content-type": "application/json",
+        **sign("generic", secret, body, now=datetime.now(UTC)),
+    }
+    first = anonymous.post("/hooks/order-management", content=body, headers=headers)
+    again = anonymous.post("/hooks/order-management", content=body, headers=headers)
+    assert first.status_code == 202, first.text
+    assert again.json() == {"instance_id": first.json()["instance_id"], "duplicate": True}
+    later = {
+        "content-type": "application/json",
+        **sign("generic", secret, body, now=datetime.now(UTC) + timedelta(seconds=2)),
+    }
+    resent = anonymous.post("/hooks/order-management", content=body, headers=later)
+    assert resent.status_code == 202, resent.text
+    assert resent.json()["instance_id"] != first.json()["instance_id"]
+    assert count(admin, "order-management") == 2
+
+
 def test_retries_arriving_at_the_same_moment_start_one_instance(login, app):
     from fastapi.testclient import TestClient
 
