@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import delete, func, select
@@ -66,7 +66,9 @@ def login(
                 user_id=user.id,
                 csrf_token=csrf,
                 created_at=now,
-                expires_at=now + timedelta(hours=settings.session_hours),
+                # on the system clock, as it is checked: a moved demo clock neither ends
+                # nor lengthens logins
+                expires_at=datetime.now(UTC) + timedelta(hours=settings.session_hours),
             )
         )
         roles = sorted(roles_of(session, user.id))

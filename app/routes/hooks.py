@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets as random_secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -127,9 +127,18 @@ def _json(body: bytes) -> Any:
 def _verify(
     scheme: str, request: Request, body: bytes, keys: list[str], *, now: datetime, tolerance: int
 ) -> None:
+    headers = dict(request.headers)
     try:
-        verify(scheme, dict(request.headers), body, keys, now=now, tolerance_s=tolerance)
+        verify(scheme, headers, body, keys, now=now, tolerance_s=tolerance)
     except SignatureError as exc:
+        real = datetime.now(UTC)
+        if abs((now - real).total_seconds()) > 1:  # a moved demo clock: senders sign on theirs
+            try:
+                verify(scheme, headers, body, keys, now=real, tolerance_s=tolerance)
+            except SignatureError:
+                pass
+            else:
+                return
         raise ApiError(401, "bad_signature", str(exc)) from None
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.db.models import LoginSession, User
 from app.main import create_app
+from app.services.signatures import sign
+from tests.app.builders import deliver, order, secret_for
 
 ORDER = {
     "order_id": "S-1",
@@ -104,3 +108,32 @@ def test_system_clock_cannot_be_moved(anonymous, settings, database):
 def test_production_refuses_the_controllable_clock(settings):
     with pytest.raises(ValueError, match="controllable clock"):
         create_app(replace(settings, controllable_clock=True, production=True))
+
+
+def test_a_moved_clock_neither_ends_nor_lengthens_logins(login, app):
+    admin = login("admin")
+    assert admin.post("/api/clock/advance", json={"by": "P2D"}).status_code == 200
+    sam = login("sam")  # logs in on the moved clock
+    assert sam.get("/api/me").status_code == 200
+    with app.state.sessionmaker() as session:
+        user_id = session.query(User.id).filter(User.username == "sam").scalar()
+        (expires,) = session.query(LoginSession.expires_at).filter_by(user_id=user_id).one()
+    from_now = expires - datetime.now(UTC)
+    assert timedelta(hours=11) < from_now <= timedelta(hours=12)  # 12 h of real time
+    assert admin.get("/api/me").status_code == 200  # logged in before the move: still in
+
+
+def test_a_moved_clock_still_takes_webhooks_signed_on_the_senders_real_clock(login, anonymous):
+    admin = login("admin")
+    secret = secret_for(admin, "order-management")
+    assert admin.post("/api/clock/advance", json={"by": "P1D"}).status_code == 200
+    sent = deliver(anonymous, "order-management", "generic", secret, order("CLOCK-1"))
+    assert sent.status_code == 202, sent.text
+    stale = datetime.now(UTC) - timedelta(hours=1)
+    body = json.dumps(order("CLOCK-2")).encode()
+    old = anonymous.post(
+        "/hooks/order-management",
+        content=body,
+        headers={"content-type": "application/json", **sign("generic", secret, body, now=stale)},
+    )
+    assert old.status_code == 401  # stale on both clocks
