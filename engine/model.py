@@ -355,6 +355,7 @@ class Definition(_Strict):
     key: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str = ""
     description: str = ""
+    category: str = Field(default="", max_length=60)
     data: dict[str, Any] | None = None
     nodes: list[Node]
     edges: list[Edge] = Field(default_factory=list)

@@ -603,7 +603,8 @@ def delete_draft(key: str, session: SessionDep, me: DesignerUser) -> None:
 
 @router.get("/templates", response_model=list[dict[str, Any]], tags=["templates"])
 def templates(session: SessionDep, me: CurrentUser) -> list[dict[str, Any]]:
-    """The gallery: the shipped templates, then those admins published from workflows."""
+    """The gallery: the shipped templates, then those admins published from workflows, each
+    with its ``category`` (the workflow's own, empty when it has none)."""
     out: list[dict[str, Any]] = []
     for key in list_templates():
         raw = read_template(key)
@@ -612,6 +613,7 @@ def templates(session: SessionDep, me: CurrentUser) -> list[dict[str, Any]]:
                 "id": key,
                 "name": raw.get("name", key),
                 "description": raw.get("description", ""),
+                "category": raw.get("category", ""),
                 "shipped": True,
             }
         )
@@ -621,6 +623,7 @@ def templates(session: SessionDep, me: CurrentUser) -> list[dict[str, Any]]:
                 "id": row.id,
                 "name": row.name,
                 "description": row.description,
+                "category": str(row.definition.get("category") or ""),
                 "shipped": False,
                 "source_workflow": row.source_workflow,
                 "created_by": row.created_by,
@@ -666,7 +669,13 @@ def publish_template(body: TemplateCreate, session: SessionDep, me: AdminUser) -
     session.add(row)
     audit(session, "template.published", actor=me.username, now=now, template=template_id)
     session.commit()
-    return {"id": row.id, "name": row.name, "description": row.description, "shipped": False}
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "category": str(row.definition.get("category") or ""),
+        "shipped": False,
+    }
 
 
 @router.delete("/templates/{template_id}", status_code=204, tags=["templates"])

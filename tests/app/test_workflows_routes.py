@@ -271,9 +271,8 @@ def test_an_admin_publishes_a_workflow_as_a_template_others_use_it_and_it_can_be
     login: Login,
 ) -> None:
     admin, dana = login("admin"), login("dana")
-    assert (
-        admin.post("/api/workflows", json={"key": "simple", "draft": simple()}).status_code == 201
-    )
+    draft = {**simple(), "category": "Checks"}
+    assert admin.post("/api/workflows", json={"key": "simple", "draft": draft}).status_code == 201
     made = admin.post(
         "/api/templates",
         json={"workflow": "simple", "id": "simple-check", "name": "Simple check"},
@@ -281,7 +280,13 @@ def test_an_admin_publishes_a_workflow_as_a_template_others_use_it_and_it_can_be
     assert made.status_code == 201, made.text
     gallery = {t["id"]: t for t in dana.get("/api/templates").json()}
     assert gallery["simple-check"]["shipped"] is False
+    assert gallery["simple-check"]["category"] == "Checks"  # the workflow's own
     assert gallery["order-management"]["shipped"] is True
+    assert gallery["order-management"]["category"] == "Sales and orders"
+    assert {gallery[k]["category"] for k in ("purchase-approval", "vacation-request")} == {
+        "Finance",
+        "People",
+    }
     used = dana.post("/api/templates/simple-check/use", json={"key": "my-check"})
     assert used.status_code == 201, used.text
     assert used.json()["draft"]["nodes"][1]["id"] == "check"

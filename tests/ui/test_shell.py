@@ -74,3 +74,22 @@ def test_workflow_list_shows_the_published_order_template_and_the_gallery(page_a
     expect(card).to_contain_text("Published")
     expect(admin.get_by_test_id("template-gallery").get_by_role("heading").nth(1)).to_be_visible()
     screenshot(admin, "workflows")
+
+
+def test_the_gallery_groups_templates_by_category_and_filters_by_one(page_as):
+    page = page_as("dana")
+    page.get_by_role("link", name="Designer").click()
+    gallery = page.get_by_test_id("template-gallery")
+    finance = gallery.locator("section[data-category='Finance']")
+    expect(finance.get_by_role("heading", name="Purchase approval")).to_be_visible()
+    expect(gallery.locator("section[data-category='People']")).to_contain_text("Vacation request")
+
+    page.get_by_role("group", name="Template categories").get_by_role(
+        "button", name="Finance"
+    ).click()
+    expect(gallery.locator("section")).to_have_count(1)
+    expect(gallery.get_by_role("article")).to_have_count(2)  # purchase approval, invoice match
+    expect(gallery).not_to_contain_text("Order management")
+    screenshot(page, "gallery-finance")
+    page.get_by_role("button", name="All", exact=True).click()
+    expect(gallery.get_by_role("heading", name="Order management")).to_be_visible()

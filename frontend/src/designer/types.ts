@@ -217,6 +217,7 @@ export interface Definition {
   key: string;
   name?: string;
   description?: string;
+  category?: string;
   data?: JsonSchema | null;
   nodes: WfNode[];
   edges: WfEdge[];

@@ -10,6 +10,15 @@ interface Template {
   id: string;
   name: string;
   description: string;
+  category?: string;
+}
+
+const OTHER = "Other";
+
+/** The gallery's categories in order: named ones alphabetically, then templates without one. */
+export function categoriesOf(templates: Template[]): string[] {
+  const named = [...new Set(templates.map((t) => t.category?.trim() || OTHER))].filter((c) => c !== OTHER).sort((a, b) => a.localeCompare(b));
+  return templates.some((t) => !t.category?.trim()) ? [...named, OTHER] : named;
 }
 
 /** A key from a name: "Purchase approval" → "purchase-approval". */
@@ -39,6 +48,7 @@ export default function Workflows() {
   const [name, setName] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [filter, setFilter] = useState("");
+  const [category, setCategory] = useState<string | null>(null);
   const taken = new Set((workflows.data ?? []).map((w) => w.key));
   const designer = hasRole("admin", "designer");
   const admin = hasRole("admin");
@@ -189,21 +199,51 @@ export default function Workflows() {
       )}
       <h2>Template gallery</h2>
       <ErrorNote error={templates.error} />
-      <div className="grid" data-testid="template-gallery">
-        {(templates.data ?? []).map((t) => (
-          <article key={t.id} className="card workflow-card">
-            <h3>{t.name}</h3>
-            <p className="muted">{t.description}</p>
-            {designer && (
-              <div className="actions">
-                <button type="button" onClick={() => useTemplate(t)}>
-                  Use this template
+      {(() => {
+        const all = templates.data ?? [];
+        const categories = categoriesOf(all);
+        const shownCategories = category && categories.includes(category) ? [category] : categories;
+        return (
+          <>
+            {categories.length > 1 && (
+              <div className="row" role="group" aria-label="Template categories" style={{ marginBottom: "0.75rem" }}>
+                <button type="button" className={category === null ? "primary" : ""} aria-pressed={category === null} onClick={() => setCategory(null)}>
+                  All
                 </button>
+                {categories.map((c) => (
+                  <button key={c} type="button" className={category === c ? "primary" : ""} aria-pressed={category === c} onClick={() => setCategory(c)}>
+                    {c}
+                  </button>
+                ))}
               </div>
             )}
-          </article>
-        ))}
-      </div>
+            <div data-testid="template-gallery">
+              {shownCategories.map((c) => (
+                <section key={c} aria-label={c} data-category={c}>
+                  {categories.length > 1 && <h3 className="muted">{c}</h3>}
+                  <div className="grid">
+                    {all
+                      .filter((t) => (t.category?.trim() || OTHER) === c)
+                      .map((t) => (
+                        <article key={t.id} className="card workflow-card">
+                          <h3>{t.name}</h3>
+                          <p className="muted">{t.description}</p>
+                          {designer && (
+                            <div className="actions">
+                              <button type="button" onClick={() => useTemplate(t)}>
+                                Use this template
+                              </button>
+                            </div>
+                          )}
+                        </article>
+                      ))}
+                  </div>
+                </section>
+              ))}
+            </div>
+          </>
+        );
+      })()}
     </div>
   );
 }

@@ -205,6 +205,7 @@ export function WorkflowPanel({ stats }: { stats: { nodes: number; edges: number
       </p>
       <TextField label="Workflow name" value={def.name} onChange={(v) => commit((d) => ({ ...d, name: v }), "wf:name")} testId="workflow-name" />
       <AreaField label="Description" value={def.description} onChange={(v) => commit((d) => ({ ...d, description: v }), "wf:description")} />
+      <TextField label="Category" value={typeof def.category === "string" ? def.category : ""} onChange={(v) => commit((d) => ({ ...d, category: v.trim() ? v : undefined }), "wf:category")} hint="groups it in the template gallery, e.g. Finance" testId="workflow-category" />
       <JsonField
         label="Instance data (JSON Schema of what a start carries)"
         value={def.data ?? undefined}
