@@ -6,7 +6,7 @@ person the task is for, in the step's own transaction: its assignee, or else the
 pool who are in (active, not out of office, not excluded by four eyes). The outbox renders each
 for its person (``{{ person.name }}``, ``{{ task.links.approve }}`` made for them, see
 ``app.services.actionlinks``) and sends it to the address in their profile unless the notice
-says ``to``.
+says ``to``. Each SLA reminder of the task sends them again to whoever holds it then.
 """
 
 from __future__ import annotations
@@ -57,23 +57,35 @@ def queue(
     data: dict[str, Any],
     *,
     now: datetime,
+    reminder: int | None = None,
 ) -> int:
-    """Queue ``notices`` for each person ``task`` is for. Returns how many rows were queued."""
+    """Queue ``notices`` for each person ``task`` is for. Returns how many rows were queued.
+
+    ``reminder``: the number of the SLA reminder this is (1, 2, ...): the notices go again to
+    whoever holds the task now, marked "Reminder:" (the email's subject, an SMS's text)."""
     if not notices:
         return 0
     people = recipients(session, task, now=now)
+    occasion = "" if reminder is None else f"remind{reminder}:"
     for person in people:
         for i, notice in enumerate(notices):
+            channel = notice.get("channel", "email")
+            subject, body = notice.get("subject"), notice.get("body", "")
+            if reminder is not None:
+                if channel == "email":
+                    subject = f"Reminder: {subject or '{{ task.name }}'}"
+                else:
+                    body = f"Reminder: {body}"
             session.add(
                 Outbox(
                     instance_id=task.instance_id,
                     kind="send_notification",
-                    idempotency_key=f"notice:{task.id}:{i}:{person}",
+                    idempotency_key=f"notice:{task.id}:{occasion}{i}:{person}",
                     payload={
-                        "channel": notice.get("channel", "email"),
+                        "channel": channel,
                         "to": notice.get("to") or f"user:{person}",
-                        "subject": notice.get("subject"),
-                        "body": notice.get("body", ""),
+                        "subject": subject,
+                        "body": body,
                         "data": data,
                         "node": task.node,
                         "instance_id": task.instance_id,

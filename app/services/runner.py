@@ -432,7 +432,7 @@ def _apply(
                     },
                 )
             case SlaEvent():
-                _sla_event(session, instance, effect, actor=actor, now=now)
+                _sla_event(session, compiled, instance, effect, actor=actor, now=now, data=data)
             case RaiseIncident():
                 session.add(
                     Incident(
@@ -578,7 +578,14 @@ def _create_task(
 
 
 def _sla_event(
-    session: Session, instance: Instance, effect: SlaEvent, *, actor: str | None, now: datetime
+    session: Session,
+    compiled: Compiled,
+    instance: Instance,
+    effect: SlaEvent,
+    *,
+    actor: str | None,
+    now: datetime,
+    data: dict[str, Any] | None = None,
 ) -> None:
     task = session.scalar(
         select(Task).where(Task.instance_id == instance.id, Task.engine_id == effect.task_id)
@@ -602,6 +609,11 @@ def _sla_event(
                 instance_id=instance.id,
                 task_id=task.id,
                 key=f"{key}:{to}",
+            )
+        plan = compiled.tasks.get(task.node)
+        if plan is not None and plan.notify:  # the task's emails and texts, once more
+            notices.queue(
+                session, task, plan.notify, data or {}, now=now, reminder=effect.level + 1
             )
     elif effect.event == "due":
         task.overdue = True

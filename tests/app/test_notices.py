@@ -272,3 +272,27 @@ def test_the_purchase_template_mails_the_team_lead_a_decision_they_can_make_from
     assert anonymous.post(links(mail.text)["approve"]).status_code == 200
     instance = login("admin").get(f"/api/instances/{started.json()['id']}").json()
     assert [t["node"] for t in instance["open_tasks"]] == ["place_order"]
+
+
+def test_each_sla_reminder_sends_the_notices_again_to_whoever_holds_the_task(app, login, box):
+    admin = login("admin")
+    notice = {"subject": "{{ task.name }}", "body": "It waits: {{ task.url }}"}
+    draft = pool_task("remind-mail", {"user": "sam"}, [notice])
+    draft["nodes"][1]["sla"] = {"due": "PT4H", "remind": ["PT3H"]}
+    key = publish(admin, draft)
+    instance_id = start(admin, key)
+    send(app)
+    assert [m.message["Subject"] for m in box.received] == ["Do the work"]
+
+    (task,) = admin.get(f"/api/instances/{instance_id}").json()["open_tasks"]
+    moved = admin.post(f"/api/tasks/{task['id']}/reassign", json={"user": "walt"})
+    assert moved.status_code == 200, moved.text
+    app.state.clock.advance(by=timedelta(hours=3, minutes=1))
+    send(app)
+    send(app)  # the timer fires, then its notices go out: once
+
+    reminder = box.received[1:]
+    assert [(m.rcpt_tos, m.message["Subject"]) for m in reminder] == [
+        (["walt@stepwise.example"], "Reminder: Do the work")
+    ]
+    assert reminder[0].text.startswith("It waits: https://flow.example/tasks/")
