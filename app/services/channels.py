@@ -81,13 +81,15 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Message:
-    """A rendered notification. ``key`` is the outbox row's idempotency key."""
+    """A rendered notification. ``key`` is the outbox row's idempotency key; ``html``, for an
+    email, its HTML part (``app/services/mailhtml.py``)."""
 
     channel: str
     to: str
     subject: str
     body: str
     key: str
+    html: str | None = None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -138,7 +140,7 @@ def message_id(key: str, mail_from: str) -> str:
 
 
 def send_email(settings: Settings, message: Message, *, now: datetime) -> None:
-    """One plain-text email over SMTP, with STARTTLS and login when the settings say so.
+    """One email over SMTP (plain text, and its HTML part when it has one), with STARTTLS and login when the settings say so.
 
     Settings: ``smtp_host`` (the channel is off without it), ``smtp_port`` (25),
     ``smtp_starttls`` (``1``/``true``: upgrade the connection before logging in; refused by a
@@ -162,6 +164,8 @@ def send_email(settings: Settings, message: Message, *, now: datetime) -> None:
     email["Message-ID"] = message_id(message.key, sender)
     email["Auto-Submitted"] = "auto-generated"
     email.set_content(message.body)
+    if message.html:
+        email.add_alternative(message.html, subtype="html")
     try:
         with smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_S) as smtp:
             smtp.ehlo()

@@ -43,7 +43,7 @@ from app.db.models import (
     User,
 )
 from app.errors import ApiError
-from app.services import actionlinks, channels, egress, events, notices, runner
+from app.services import actionlinks, channels, egress, events, mailhtml, notices, runner, tracking
 from app.services.people import deliver_inbox, sweep_windows
 from app.services.records import audit
 from app.services.runner import DefinitionCache, lock_instance
@@ -77,6 +77,9 @@ class Worker:
     settings: Settings
     client: httpx.Client
     clock: Clock | None = None
+
+
+_OFF = ("0", "false", "no", "off")
 
 
 def _context(worker: Worker, row: Outbox, data: dict[str, Any]) -> dict[str, Any]:
@@ -719,6 +722,7 @@ def _notify(
         )
         if person is not None and payload.get("person"):
             context["person"] = notices.person(session, person)
+        stored_brand = tracking.stored_brand(session) if payload.get("channel") == "email" else None
         task = session.get(Task, payload["task_id"]) if payload.get("task_id") else None
         if task is not None:  # {{ task.links.approve }}: signed, single-use action links
             context["task"] = actionlinks.task_context(session, task, now, user=person)
@@ -756,7 +760,14 @@ def _notify(
                 row.status, row.done_at = "done", now
                 session.commit()
         return
-    message = channels.Message(channel=channel, to=to, subject=subject, body=text, key=key)
+    html = None
+    extra = worker.settings.extra
+    if stored_brand is not None and extra.get("email_html", "1").strip().lower() not in _OFF:
+        brand = tracking.brand(worker.settings, stored_brand)
+        html = mailhtml.render(text, brand, public_url=extra.get("public_url", ""))
+    message = channels.Message(
+        channel=channel, to=to, subject=subject, body=text, key=key, html=html
+    )
     try:
         channels.send(message, settings=worker.settings, client=worker.client, now=now)
     except channels.NotConfigured as exc:

@@ -675,3 +675,19 @@ def test_message_ids_are_stable_per_outbox_row_and_valid():
     assert first == channels.message_id("0af3:msg7", "Shop <orders@shop.example>")
     assert first == "<stepwise.0af3.msg7@shop.example>"
     assert channels.message_id("a b<c>", "nobody") == "<stepwise.a.b.c@stepwise.localhost>"
+
+
+def test_emails_carry_an_html_part_unless_it_is_turned_off(configure, box):
+    for extra, parts in (
+        ({}, ["text/plain", "text/html"]),
+        ({"email_html": "off"}, ["text/plain"]),
+    ):
+        box.received.clear()
+        application = configure({**box.settings(), **extra})
+        with app_client(application) as admin:
+            step = notify_step("email", "ada@example.com", "Hi", "Hello")
+            key = publish(admin, linear(f"mail-html-{len(parts)}", step))
+            start(admin, key)
+            tick(application.state.worker, now=datetime.now(UTC))
+        (mail,) = box.received
+        assert [p.get_content_type() for p in mail.message.walk() if not p.is_multipart()] == parts

@@ -296,3 +296,20 @@ def test_each_sla_reminder_sends_the_notices_again_to_whoever_holds_the_task(app
         (["walt@stepwise.example"], "Reminder: Do the work")
     ]
     assert reminder[0].text.startswith("It waits: https://flow.example/tasks/")
+
+
+def test_the_email_has_an_html_part_with_the_links_as_buttons(app, login, box):
+    admin = login("admin")
+    key = publish(admin, approval("refund-html", [{"user": "fiona"}], [{"body": LINKS_BODY}]))
+    start(admin, key, {"order_id": "R-<8>"})
+    send(app)
+
+    (mail,) = box.received
+    html_part = mail.message.get_body(("html",))
+    assert html_part is not None
+    page = html_part.get_content()
+    approve = links(mail.text)["approve"]
+    assert f'<a href="https://flow.example{approve}"' in page
+    assert ">Approve</a>" in page
+    assert "R-&lt;8&gt;" in page  # what the data says is text, never markup
+    assert "Stepwise</td>" in page  # the default brand
