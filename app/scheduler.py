@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from app import clock
 from app.services import housekeeping, retention
+from app.services.documents import DocumentStore
 from app.services.outbox import Worker, tick_outbox, tick_timers
 
 log = logging.getLogger("stepwise.scheduler")
@@ -119,6 +120,7 @@ def start(
                 now=clock.now(),
                 archive_dir=worker.settings.data_dir / "archive",
                 max_batches=RETENTION_BATCHES,
+                documents=DocumentStore(worker.settings.data_dir / "documents"),
             )
         except Exception:
             log.exception("retention sweep failed")

@@ -2,6 +2,8 @@
 
 Everything here is for people who can see the instance (``instance_visible``); to
 anyone else an instance or document is simply not there (404), never forbidden.
+Deleting a document is narrower: its uploader while the instance runs, an admin always;
+anyone else who can see it is refused (403).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -22,11 +24,18 @@ from starlette.requests import ClientDisconnect
 from app import clock
 from app.db.models import Comment, Document, Instance, Task, new_id
 from app.deps import CurrentUser, Principal, SessionDep, SettingsDep
-from app.errors import ApiError, not_found
+from app.errors import ApiError, forbidden, not_found
 from app.routes.instances import comment_out, visible_instance
 from app.schemas import ERRORS, CommentIn, CommentOut, ErrorResponse
 from app.services.access import instance_visible
-from app.services.documents import ACCEPTED_TYPES, DocumentStore, Upload, receive_upload
+from app.services.documents import (
+    ACCEPTED_TYPES,
+    DocumentStore,
+    Upload,
+    forget,
+    hold_content,
+    receive_upload,
+)
 from app.services.records import audit
 
 log = logging.getLogger("stepwise")
@@ -122,6 +131,9 @@ def _record(
         task = session.get(Task, task_id)
         if task is None or task.instance_id != instance_id:
             raise ApiError(422, "invalid_request", f"this instance has no task {task_id!r}")
+    # Held until the commit: deleting the last other document of this content meanwhile
+    # either sees this row and keeps the file, or unlinks it before ``keep`` puts it back.
+    hold_content(session, upload.sha256)
     store.keep(upload)
     now = clock.now()
     document = Document(
@@ -229,6 +241,35 @@ def download_document(
             "Cache-Control": "private, no-store",
         },
     )
+
+
+@router.delete("/documents/{document_id}", status_code=204)
+def delete_document(
+    document_id: str, session: SessionDep, me: CurrentUser, store: StoreDep
+) -> Response:
+    """Delete a document: whoever uploaded it, while the instance is running; an admin, always.
+
+    Its file leaves storage once no other document has the same content.
+    """
+    found = session.execute(
+        select(Document, Instance.status)
+        .join(Instance, Instance.id == Document.instance_id)
+        .where(Document.id == document_id, instance_visible(me))
+        # a second delete of the same document waits, then finds nothing (404)
+        .with_for_update(of=Document)
+    ).one_or_none()
+    if found is None:
+        raise not_found("document", document_id)
+    document, status = found
+    if not me.is_admin:
+        if document.uploaded_by != me.username:
+            raise forbidden("only whoever uploaded a document, or an admin, may delete it")
+        if status != "running":
+            raise forbidden(
+                f"this instance is {status}: only an admin may delete its documents now"
+            )
+    forget(session, store=store, document=document, actor=me.username, now=clock.now())
+    return Response(status_code=204)
 
 
 @router.get("/instances/{instance_id}/comments", response_model=list[CommentOut])

@@ -14,6 +14,7 @@ from app.deps import AdminUser, SessionDep
 from app.errors import not_found
 from app.schemas import ERRORS
 from app.services import retention
+from app.services.documents import DocumentStore
 from app.services.records import audit
 
 router = APIRouter(prefix="/api/admin/retention", tags=["admin"], responses=ERRORS)
@@ -71,7 +72,10 @@ def sweep_now(request: Request, me: AdminUser) -> SweepOut:
     """Apply every workflow's retention now (the scheduler also does it every hour)."""
     settings = request.app.state.settings
     swept = retention.sweep(
-        request.app.state.sessionmaker, now=clock.now(), archive_dir=settings.data_dir / "archive"
+        request.app.state.sessionmaker,
+        now=clock.now(),
+        archive_dir=settings.data_dir / "archive",
+        documents=DocumentStore(settings.data_dir / "documents"),
     )
     return SweepOut(removed=swept.removed, archived_to=swept.archived_to)
 

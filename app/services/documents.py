@@ -7,22 +7,33 @@ the bytes arrive: the first byte over the limit, a declared type we do not accep
 first bytes that contradict the declared type or text that is not UTF-8 stop the
 upload there, and the temporary file is removed.
 
+A file may be shared by several documents (the same content uploaded twice), so
+deleting a document (``forget``) removes its file only when no other row has that
+content. The row goes first, committed, and the file after: a failure in between
+leaves a file nobody refers to, never a document whose content is gone. Storing a
+content with its new row and checking a content is unreferenced before unlinking
+it hold the same lock (``hold_content``), so an upload of the same bytes at that
+moment cannot find the file present, commit its row, and then lose the file.
+
 Rejected designs: FastAPI's ``UploadFile`` spools the whole body before the route
 runs, so a limit could only be checked after the fact (and without a
 Content-Length, not at all); storing files under the document id would keep one
-copy per upload of the same content.
+copy per upload of the same content; a reference count column would be one more
+thing to keep right, where counting the rows with that digest (indexed) is exact.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import os
 import re
 import tempfile
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -30,11 +41,17 @@ from anyio import to_thread
 from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
 
+from app.db.models import Document
 from app.errors import ApiError
+from app.services.records import audit
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
+
+log = logging.getLogger("stepwise.documents")
 
 OOXML_PREFIX = "application/vnd.openxmlformats-officedocument."
 TEXT_TYPES = frozenset({"text/plain", "text/csv", "application/json"})
@@ -164,6 +181,82 @@ class DocumentStore:
         os.replace(upload.temp_path, target)
         upload.temp_path = None
         return target
+
+    def remove(self, sha256: str) -> bool:
+        """Unlink a content's file; a failure is logged, not raised. Whether it was removed.
+
+        Its folder stays even when empty: another content under the same prefix may be
+        on its way into it (``keep`` makes the folder, then moves the file in).
+        """
+        path = self.path_for(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            log.warning("document content %s was already gone from storage", path)
+            return False
+        except OSError:
+            log.exception("could not remove the document content %s from storage", path)
+            return False
+        return True
+
+
+def _content_lock(sha256: str) -> int:
+    """The advisory lock for one content (64 bits of its digest, as a signed bigint)."""
+    return int.from_bytes(bytes.fromhex(sha256[:16]), "big", signed=True)
+
+
+def hold_content(session: Session, sha256: str) -> None:
+    """Hold this content until the transaction ends: storing it with a new row and checking
+    it is unreferenced before unlinking it must not interleave.
+
+    On SQLite every writing transaction holds the database's write lock already (``BEGIN
+    IMMEDIATE``); on PostgreSQL this takes a transaction-scoped advisory lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_content_lock(sha256))))
+
+
+def forget(
+    session: Session, *, store: DocumentStore, document: Document, actor: str, now: datetime
+) -> bool:
+    """Delete a document, audited on its instance (``document.deleted``), and commit; then
+    remove its file if no other document has the same content. Whether the file went.
+
+    Not removing the file (another row has the content, or the unlink failed, which is
+    logged) leaves the deletion as it is: the document is gone either way.
+    """
+    audit(
+        session,
+        "document.deleted",
+        actor=actor,
+        instance_id=document.instance_id,
+        task_id=document.task_id,
+        now=now,
+        document_id=document.id,
+        filename=document.filename,
+        content_type=document.content_type,
+        size=document.size,
+        sha256=document.sha256,
+    )
+    session.delete(document)
+    session.commit()
+    hold_content(session, document.sha256)
+    shared = session.scalar(select(exists().where(Document.sha256 == document.sha256)))
+    removed = not shared and store.remove(document.sha256)
+    session.commit()  # ends the transaction, and with it the hold on the content
+    return removed
+
+
+def release(session: Session, store: DocumentStore, digests: set[str]) -> int:
+    """Remove the files of these contents that no document refers to any more (their rows
+    are gone, committed), each checked under its hold; commits. How many files went."""
+    removed = 0
+    for sha256 in sorted(digests):
+        hold_content(session, sha256)
+        if not session.scalar(select(exists().where(Document.sha256 == sha256))):
+            removed += store.remove(sha256)
+    session.commit()
+    return removed
 
 
 @dataclass

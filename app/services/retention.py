@@ -1,5 +1,6 @@
 """History that does not grow without bound: finished instances older than a workflow's
-retention are archived (written to a JSON Lines file, then removed) or purged, in batches.
+retention are archived (written to a JSON Lines file, then removed) or purged, in batches, with their
+documents' files once no other document has the same content.
 
 Each batch is its own short transaction that touches only finished instances, so live work is
 never locked out for longer than one batch takes. An ``instance.purged`` audit event per batch
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,7 +20,8 @@ from typing import Any
 from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import AuditEvent, Comment, Instance, Task, Workflow
+from app.db.models import AuditEvent, Comment, Document, Instance, Task, Workflow
+from app.services.documents import DocumentStore, release
 from app.services.records import audit
 
 log = logging.getLogger(__name__)
@@ -47,9 +50,13 @@ def sweep(
     batch: int = BATCH,
     max_batches: int | None = None,
     after_batch: Callable[[int], None] | None = None,
+    documents: DocumentStore | None = None,
 ) -> Swept:
     """Apply every workflow's retention; at most ``max_batches`` batches in all (None: all).
-    ``after_batch(n)`` runs after the n-th batch is committed (progress; tests)."""
+    ``after_batch(n)`` runs after the n-th batch is committed (progress; tests).
+
+    ``documents``: the store of the instances' documents. Their files go with the last
+    document that has their content (archiving copies them into the archive first)."""
     swept = Swept()
     with sessions() as session:
         rules = [
@@ -76,8 +83,13 @@ def sweep(
                 )
                 if not ids:
                     break
+                digests = set(
+                    session.scalars(
+                        select(Document.sha256).where(Document.instance_id.in_(ids)).distinct()
+                    )
+                )
                 if action == "archive":
-                    path = _archive(session, ids, archive_dir / key, now=now)
+                    path = _archive(session, ids, archive_dir / key, now=now, store=documents)
                     if str(path) not in swept.archived_to:
                         swept.archived_to.append(str(path))
                 _remove(session, ids)
@@ -92,6 +104,9 @@ def sweep(
                     older_than=cutoff.isoformat(),
                 )
                 session.commit()
+            if documents is not None and digests:
+                with sessions() as session:
+                    release(session, documents, digests)
             batches += 1
             swept.removed[key] = swept.removed.get(key, 0) + len(ids)
             if after_batch is not None:
@@ -109,11 +124,24 @@ def _remove(session: Session, ids: list[str]) -> None:
     session.execute(delete(Instance).where(Instance.id.in_(ids)))
 
 
-def _archive(session: Session, ids: list[str], folder: Path, *, now: datetime) -> Path:
-    """Append the instances, with their tasks, comments and audit events, to a JSON Lines file
-    (one line per instance) named by the day of the sweep."""
+def _archive(
+    session: Session,
+    ids: list[str],
+    folder: Path,
+    *,
+    now: datetime,
+    store: DocumentStore | None = None,
+) -> Path:
+    """Append the instances, with their tasks, comments, documents and audit events, to a JSON
+    Lines file (one line per instance) named by the day of the sweep; the documents' contents
+    are copied to ``documents/<sha256>`` beside it."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{now:%Y-%m-%d}.jsonl"
+    documents: dict[str, list[dict[str, Any]]] = {}
+    for document in session.scalars(select(Document).where(Document.instance_id.in_(ids))):
+        documents.setdefault(document.instance_id, []).append(_row(document))
+        if store is not None:
+            _copy(store.path_for(document.sha256), folder / "documents" / document.sha256)
     tasks: dict[str, list[dict[str, Any]]] = {}
     for task in session.scalars(select(Task).where(Task.instance_id.in_(ids))):
         tasks.setdefault(task.instance_id, []).append(_row(task))
@@ -129,11 +157,23 @@ def _archive(session: Session, ids: list[str], folder: Path, *, now: datetime) -
                 "instance": _row(instance),
                 "tasks": tasks.get(instance.id, []),
                 "comments": comments.get(instance.id, []),
+                "documents": documents.get(instance.id, []),
                 "audit": events.get(instance.id, []),
             }
             out.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
         out.flush()
     return path
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A document's content into the archive (once per content); a missing file is logged."""
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copyfile(source, target)
+    except OSError:
+        log.exception("could not archive the document content %s", source)
 
 
 def _row(obj: Any) -> dict[str, Any]:

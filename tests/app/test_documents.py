@@ -1,9 +1,11 @@
-"""Documents and instance comments: upload, list, download, limits, types and who may see them."""
+"""Documents and instance comments: upload, list, download, delete, limits, types and who may
+see them."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -89,6 +91,16 @@ def upload_chunked(client: TestClient, instance_id: str, body: bytes) -> Any:
 def stored_files(settings: Settings) -> list[Path]:
     root = settings.data_dir / "documents"
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def stored_path(settings: Settings, document: dict[str, Any]) -> Path:
+    sha256: str = document["sha256"]
+    return settings.data_dir / "documents" / sha256[:2] / sha256
+
+
+def deleted_events(client: TestClient, instance_id: str) -> list[dict[str, Any]]:
+    history = client.get(f"/api/instances/{instance_id}/history").json()
+    return [e for e in history if e["action"] == "document.deleted"]
 
 
 def test_upload_list_and_download_round_trip(
@@ -345,6 +357,7 @@ def test_documents_need_a_login(anonymous: TestClient, login: Login, instance_id
     document = upload(login("sam"), instance_id, PDF).json()
     assert anonymous.get(f"/api/instances/{instance_id}/documents").status_code == 401
     assert anonymous.get(f"/api/documents/{document['id']}").status_code == 401
+    assert anonymous.delete(f"/api/documents/{document['id']}").status_code == 401
     assert upload(anonymous, instance_id, PDF).status_code == 401
     assert anonymous.get(f"/api/instances/{instance_id}/comments").status_code == 401
 
@@ -354,6 +367,7 @@ def test_unknown_instance_or_document_is_not_found(login: Login, settings: Setti
     assert upload(sam, "missing", PDF).status_code == 404
     assert sam.get("/api/instances/missing/documents").status_code == 404
     assert sam.get("/api/documents/missing").status_code == 404
+    assert sam.delete("/api/documents/missing").status_code == 404
     assert sam.get("/api/instances/missing/comments").status_code == 404
     assert sam.post("/api/instances/missing/comments", json={"body": "hi"}).status_code == 404
     assert stored_files(settings) == []
@@ -384,3 +398,136 @@ def test_instance_comments_are_checked(login: Login, instance_id: str) -> None:
     assert walt.post(url, json={"body": "let me in"}).status_code == 404
     assert walt.get(url).status_code == 404
     assert sam.get(url).json() == []
+
+
+# --- deleting -------------------------------------------------------------------------------
+
+
+def test_delete_by_the_uploader_removes_the_document_and_records_it(
+    login: Login, instance_id: str, settings: Settings
+) -> None:
+    sam = login("sam")
+    document = upload(sam, instance_id, PDF, filename="wrong.pdf").json()
+    kept = upload(sam, instance_id, PNG, filename="right.png", content_type="image/png").json()
+
+    response = sam.delete(f"/api/documents/{document['id']}")
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+
+    assert sam.get(f"/api/instances/{instance_id}/documents").json() == [kept]
+    gone = sam.get(f"/api/documents/{document['id']}")
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "not_found"
+    assert stored_files(settings) == [stored_path(settings, kept)]
+
+    (event,) = deleted_events(sam, instance_id)
+    assert event["actor"] == "sam"
+    assert event["details"] == {
+        "document_id": document["id"],
+        "filename": "wrong.pdf",
+        "content_type": "application/pdf",
+        "size": len(PDF),
+        "sha256": document["sha256"],
+    }
+
+    again = sam.delete(f"/api/documents/{document['id']}")
+    assert again.status_code == 404
+    assert again.json()["error"]["code"] == "not_found"
+
+
+def test_delete_keeps_a_file_another_document_shares_until_the_last_one_goes(
+    login: Login, instance_id: str, settings: Settings
+) -> None:
+    sam, fiona = login("sam"), login("fiona")
+    first = upload(sam, instance_id, PDF, filename="a.pdf").json()
+    second = upload(fiona, instance_id, PDF, filename="b.pdf").json()
+    path = stored_path(settings, first)
+    assert stored_files(settings) == [path]
+
+    assert sam.delete(f"/api/documents/{first['id']}").status_code == 204
+    assert path.is_file()
+    assert fiona.get(f"/api/documents/{second['id']}").content == PDF
+
+    assert fiona.delete(f"/api/documents/{second['id']}").status_code == 204
+    assert not path.exists()
+    assert stored_files(settings) == []
+
+    again = upload(sam, instance_id, PDF, filename="c.pdf").json()
+    assert sam.get(f"/api/documents/{again['id']}").content == PDF
+
+
+def test_delete_is_refused_to_others_who_see_the_instance_and_hidden_from_the_rest(
+    login: Login, instance_id: str, settings: Settings
+) -> None:
+    document = upload(login("sam"), instance_id, PDF).json()
+    fiona = login("fiona")  # sees sam's order through her capture task
+    assert fiona.get(f"/api/documents/{document['id']}").status_code == 200
+
+    refused = fiona.delete(f"/api/documents/{document['id']}")
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert error["code"] == "forbidden"
+    assert "uploaded" in error["message"]
+
+    hidden = login("walt").delete(f"/api/documents/{document['id']}")
+    assert hidden.status_code == 404
+    assert hidden.json()["error"]["code"] == "not_found"
+
+    assert login("sam").get(f"/api/instances/{instance_id}/documents").json() == [document]
+    assert stored_files(settings) == [stored_path(settings, document)]
+    assert deleted_events(login("admin"), instance_id) == []
+
+
+def test_delete_on_a_finished_instance_is_for_admins_only(
+    login: Login, instance_id: str, settings: Settings
+) -> None:
+    sam, admin = login("sam"), login("admin")
+    document = upload(sam, instance_id, PDF).json()
+    cancelled = sam.post(f"/api/instances/{instance_id}/cancel", json={"reason": "duplicate"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+
+    refused = sam.delete(f"/api/documents/{document['id']}")
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert error["code"] == "forbidden"
+    assert "cancelled" in error["message"]
+    assert "admin" in error["message"]
+
+    assert admin.delete(f"/api/documents/{document['id']}").status_code == 204
+    assert sam.get(f"/api/instances/{instance_id}/documents").json() == []
+    assert stored_files(settings) == []
+    (event,) = deleted_events(sam, instance_id)
+    assert event["actor"] == "admin"
+
+
+def test_delete_goes_through_when_the_file_cannot_be_removed(
+    login: Login, instance_id: str, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    sam = login("sam")
+    document = upload(sam, instance_id, PDF).json()
+    path = stored_path(settings, document)
+    path.unlink()
+    path.mkdir()  # unlinking a folder fails, as a file on a read-only disk would
+    (path / "inside").write_bytes(b"x")
+
+    with caplog.at_level(logging.ERROR, logger="stepwise.documents"):
+        response = sam.delete(f"/api/documents/{document['id']}")
+    assert response.status_code == 204, response.text
+    assert sam.get(f"/api/instances/{instance_id}/documents").json() == []
+    assert len(deleted_events(sam, instance_id)) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "stepwise.documents"] == [
+        f"could not remove the document content {path} from storage"
+    ]
+
+
+def test_store_remove_reports_whether_the_file_went(tmp_path: Path) -> None:
+    store = DocumentStore(tmp_path / "documents")
+    sha256 = "ab" * 32
+    path = store.path_for(sha256)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(PDF)
+    assert store.remove(sha256) is True
+    assert not path.exists()
+    assert path.parent.is_dir()  # the prefix folder stays for the next content under it
+    assert store.remove(sha256) is False

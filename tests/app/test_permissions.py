@@ -409,6 +409,21 @@ ROWS: list[Row] = [
         document_id="docB",
         note="on admin's order",
     ),
+    # the uploader while the instance runs, an admin always (test_documents has the 403s)
+    row(
+        "DELETE",
+        "/api/documents/{document_id}",
+        with_status(SAMS, 204),
+        document_id="docA",
+        note="sam uploaded it",
+    ),
+    row(
+        "DELETE",
+        "/api/documents/{document_id}",
+        with_status(NOT_SAMS, 204),
+        document_id="docB",
+        note="admin uploaded it",
+    ),
     row("GET", "/api/instances/{instance_id}/comments", SAMS, instance_id="A", note="sam's"),
     row("GET", "/api/instances/{instance_id}/comments", NOT_SAMS, instance_id="B", note="admin's"),
     row(

@@ -3,16 +3,19 @@ work goes on between the batches."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from app import clock
 from app.db.models import AuditEvent, Instance, Task, Workflow
 from app.services import retention
+from tests.app.builders import PDF, upload
 
 ORDER = {
     "order_id": "R-1",
@@ -175,3 +178,42 @@ def test_retention_is_for_admins_and_refuses_nonsense(app, login):
     }
     with app.state.sessionmaker() as session:
         assert session.get(Workflow, "order-management").retention_days is None
+
+
+def test_archiving_keeps_document_contents_in_the_archive_and_frees_unshared_files(
+    app, login, settings
+):
+    admin, sam = login("admin"), login("sam")
+    old, other = (
+        sam.post("/api/workflows/order-management/instances", json={"data": ORDER}).json()["id"]
+        for _ in range(2)
+    )
+    shared, own = PDF, PDF + b"% only the old order's\n"
+    for instance_id, content in ((old, shared), (other, shared), (old, own)):
+        assert upload(sam, instance_id, content).status_code == 201
+    store = settings.data_dir / "documents"
+    digest = {c: hashlib.sha256(c).hexdigest() for c in (shared, own)}
+    assert all((store / d[:2] / d).is_file() for d in digest.values())
+    assert admin.post(f"/api/instances/{old}/cancel", json={"reason": "test"}).status_code == 200
+    with app.state.sessionmaker() as session:
+        session.execute(
+            update(Instance)
+            .where(Instance.id == old)
+            .values(finished_at=clock.now() - timedelta(days=100))
+        )
+        session.commit()
+    admin.put("/api/admin/retention/order-management", json={"days": 30, "action": "archive"})
+
+    answer = admin.post("/api/admin/retention/sweep")
+    assert answer.json()["removed"] == {"order-management": 1}
+
+    (path,) = answer.json()["archived_to"]
+    with open(path, encoding="utf-8") as archive:
+        (line,) = [json.loads(text) for text in archive]
+    assert sorted(d["sha256"] for d in line["documents"]) == sorted(digest.values())
+    kept = Path(path).parent / "documents"
+    assert (kept / digest[own]).read_bytes() == own
+    assert not (store / digest[own][:2] / digest[own]).exists()  # nobody else had it
+    assert (store / digest[shared][:2] / digest[shared]).is_file()  # the other order has it
+    (left,) = sam.get(f"/api/instances/{other}/documents").json()
+    assert sam.get(f"/api/documents/{left['id']}").content == shared

@@ -1,5 +1,6 @@
 """Instances in the browser: the list and its search, and an instance's page — the diagram
-with the path taken and why each gateway went its way, stages, data and the admin's actions."""
+with the path taken and why each gateway went its way, stages, data, documents and the admin's
+actions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from playwright.sync_api import expect
 
 from tests.ui.conftest import screenshot
 from tests.ui.test_inbox import call, order_at_pick
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 
 
 def test_an_orders_page_shows_its_path_and_why_the_stock_gateway_went_on(server, page_as):
@@ -162,3 +165,61 @@ def test_an_admin_retries_a_step_that_raised_an_incident(server, page_as):
     expect(dialog).to_be_hidden()
     expect(admin.get_by_role("region", name="Audit log")).to_contain_text("incident.retried")
     assert admin.errors == []
+
+
+def test_the_uploader_deletes_a_document_from_the_instance_page_after_confirming(server, page_as):
+    _, instance_id, _ = order_at_pick(server)
+    attached = {}
+    for who, filename, content, kind in (
+        ("sam", "wrong-invoice.pdf", PDF, "application/pdf"),
+        ("fiona", "payment-receipt.txt", b"Paid by invoice, 20.00 EUR\n", "text/plain"),
+    ):
+        response = call(
+            server,
+            who,
+            "POST",
+            f"/api/instances/{instance_id}/documents",
+            files={"file": (filename, content, kind)},
+        )
+        assert response.status_code == 201, response.text
+        attached[filename] = response.json()["id"]
+
+    sam = page_as("sam")  # who started the order and uploaded the invoice
+    sam.goto(f"/instances/{instance_id}")
+    documents = sam.get_by_role("region", name="Documents")
+    items = documents.get_by_role("listitem")
+    expect(items).to_have_count(2)
+    mine = items.filter(has_text="wrong-invoice.pdf")
+    expect(mine.get_by_role("button", name="Delete")).to_be_visible()
+    # fiona's document is hers to delete (or an admin's), not sam's
+    expect(items.filter(has_text="payment-receipt.txt").get_by_role("button")).to_have_count(0)
+    screenshot(sam, "instance-documents")
+
+    asked = []
+
+    def answer(accept):
+        def handle(dialog):
+            asked.append(dialog.message)
+            if accept:
+                dialog.accept()
+            else:
+                dialog.dismiss()
+
+        return handle
+
+    sam.once("dialog", answer(accept=False))  # changed his mind
+    mine.get_by_role("button", name="Delete").click()
+    expect(items).to_have_count(2)
+    sam.once("dialog", answer(accept=True))
+    mine.get_by_role("button", name="Delete").click()
+    expect(items).to_have_count(1)
+    expect(documents).not_to_contain_text("wrong-invoice.pdf")
+    expect(documents).to_contain_text("payment-receipt.txt")
+    assert asked == ["Delete the document wrong-invoice.pdf? This cannot be undone."] * 2
+    expect(sam.get_by_role("region", name="Audit log")).to_contain_text("document.deleted")
+
+    listed = call(server, "sam", "GET", f"/api/instances/{instance_id}/documents").json()
+    assert [d["filename"] for d in listed] == ["payment-receipt.txt"]
+    gone = call(server, "sam", "GET", f"/api/documents/{attached['wrong-invoice.pdf']}")
+    assert gone.status_code == 404
+    assert sam.errors == []

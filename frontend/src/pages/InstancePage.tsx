@@ -1,5 +1,6 @@
 // One instance: its diagram with the path taken, stages, data, documents, comments, open tasks,
 // the audit log, and (for admins) cancel / suspend / resume and incident retry / skip.
+// A document can be deleted by whoever uploaded it while the instance runs, and by admins.
 import { useRef, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 
@@ -56,6 +57,8 @@ export default function InstancePage() {
   const [action, setAction] = useState<Action | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [uploading, setUploading] = useState(false);
+  const [deleting, setDeleting] = useState<string | null>(null);
+  const [documentError, setDocumentError] = useState<string | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
 
   if (instance.loading && !instance.data) return <Spinner />;
@@ -76,6 +79,7 @@ export default function InstancePage() {
   const running = i.status === "running";
   const mayCancel = running && (admin || i.started_by === me?.username);
   const openIncidents = i.incidents.filter((x) => x.status === "open");
+  const mayDelete = (d: DocumentOut) => admin || (running && d.uploaded_by === me?.username);
 
   async function run(kind: Action["kind"], reason: string, incident?: IncidentOut) {
     setError(null);
@@ -100,6 +104,21 @@ export default function InstancePage() {
     } finally {
       setUploading(false);
       if (fileRef.current) fileRef.current.value = "";
+    }
+  }
+
+  async function removeDocument(d: DocumentOut) {
+    if (!window.confirm(`Delete the document ${d.filename}? This cannot be undone.`)) return;
+    setDeleting(d.id);
+    setDocumentError(null);
+    try {
+      await api.delete(`/api/documents/${encodeURIComponent(d.id)}`);
+      history.reload();
+    } catch (e) {
+      setDocumentError(errorText(e));
+    } finally {
+      setDeleting(null);
+      documents.reload(); // also when it failed: someone may have deleted it meanwhile
     }
   }
 
@@ -250,7 +269,7 @@ export default function InstancePage() {
         <div>
           <section className="card" aria-labelledby="docs-title">
             <h2 id="docs-title">Documents</h2>
-            <ErrorNote error={documents.error} />
+            <ErrorNote error={documents.error ?? documentError} />
             {(documents.data ?? []).length === 0 ? (
               <p className="hint">No documents.</p>
             ) : (
@@ -263,6 +282,20 @@ export default function InstancePage() {
                     <span className="hint">
                       {sizeText(d.size)} · {d.uploaded_by ?? "system"} · {formatTime(d.uploaded_at)}
                     </span>
+                    {mayDelete(d) && (
+                      <>
+                        {" "}
+                        <button
+                          type="button"
+                          className="link danger"
+                          aria-label={`Delete ${d.filename}`}
+                          disabled={deleting === d.id}
+                          onClick={() => void removeDocument(d)}
+                        >
+                          Delete
+                        </button>
+                      </>
+                    )}
                   </li>
                 ))}
               </ul>
