@@ -3,24 +3,31 @@
 An endpoint's signing secret is in the answer that made it (or rotated it) and nowhere after.
 Rotating keeps the previous secret signing too for ``keep_previous_for`` (a day by default),
 so the receiver can switch without a gap.
+
+An endpoint's deliveries are its outbox rows (kind ``deliver_event``, one per event and
+endpoint): the log lists them, and one that failed or was skipped can be sent again.
+
+Rejected: an ``endpoint_id`` column on the outbox for the log (a migration and a wider table
+for every kind of row, for an admin page); the rows are found by the ``endpoint_id`` in their
+payload, which reads the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.db.models import EventEndpoint
+from app.db.models import EventEndpoint, Outbox
 from app.deps import AdminUser, SessionDep
 from app.errors import ApiError, not_found
 from app.routes.tables import NO_NUL, refuse_nul
-from app.schemas import ERRORS
+from app.schemas import ERRORS, Page
 from app.services import events
 from app.services.records import audit
 from engine import parse_duration
@@ -90,6 +97,34 @@ class EndpointUpdate(BaseModel):
     enabled: bool | None = None
 
 
+DeliveryStatus = Literal["pending", "delivered", "failed", "skipped"]
+_SHOWN: dict[str, DeliveryStatus] = {
+    "pending": "pending",
+    "done": "delivered",
+    "failed": "failed",
+    "skipped": "skipped",
+}
+_STORED = {"delivered": "done", **{stored: stored for stored in _SHOWN}}
+RETRYABLE = ("failed", "skipped")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: str = Field(description="the ``webhook-id`` the receiver saw (msg_…)")
+    event_type: str
+    instance_id: str | None
+    status: DeliveryStatus = Field(
+        description="pending (queued, or waiting to be tried again: see last_error), "
+        "delivered, failed (gave up, or the endpoint answered 410), skipped (the endpoint "
+        "was disabled when its turn came)"
+    )
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None = Field(description="while pending: when it is tried next")
+
+
 class RotateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     keep_previous_for: str | None = Field(
@@ -124,6 +159,29 @@ def _get(session: Session, endpoint_id: str) -> EventEndpoint:
     if endpoint is None:
         raise not_found("event endpoint", endpoint_id)
     return endpoint
+
+
+def _delivery(row: Outbox) -> DeliveryOut:
+    payload: dict[str, Any] = row.payload
+    return DeliveryOut(
+        id=row.id,
+        event_id=str(payload.get("event_id", "")),
+        event_type=str(payload.get("type", "")),
+        instance_id=row.instance_id,
+        status=_SHOWN.get(row.status, "failed"),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        delivered_at=row.done_at if row.status == "done" else None,
+        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+    )
+
+
+def _deliveries(endpoint_id: str) -> Select[Outbox]:
+    return select(Outbox).where(
+        Outbox.kind == "deliver_event",
+        Outbox.payload["endpoint_id"].as_string() == endpoint_id,
+    )
 
 
 def _types(given: list[EventType]) -> list[str]:
@@ -240,6 +298,78 @@ def rotate_secret(
     )
     session.commit()
     return EndpointWithSecret(**_out(endpoint, now=now).model_dump(), secret=secret)
+
+
+@router.get("/{endpoint_id}/deliveries", response_model=Page[DeliveryOut])
+def list_deliveries(
+    endpoint_id: str,
+    session: SessionDep,
+    me: AdminUser,
+    status: Annotated[
+        str,
+        Query(
+            pattern="^(pending|delivered|done|failed|skipped|all)$",
+            description="``done`` is ``delivered`` by its outbox name",
+        ),
+    ] = "all",
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[DeliveryOut]:
+    """What was sent (or is queued) to an endpoint, newest first."""
+    _get(session, endpoint_id)
+    query = _deliveries(endpoint_id)
+    if status != "all":
+        query = query.where(Outbox.status == _STORED[status])
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Outbox.created_at.desc(), Outbox.id.desc()).offset(offset).limit(limit)
+    )
+    return Page(items=[_delivery(r) for r in rows], total=total, offset=offset, limit=limit)
+
+
+@router.post("/{endpoint_id}/deliveries/{delivery_id}/retry", response_model=DeliveryOut)
+def retry_delivery(
+    endpoint_id: str,
+    delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: SessionDep,
+    me: AdminUser,
+) -> DeliveryOut:
+    """Send a failed (or skipped) delivery again: pending, due now, attempts from 0, the same
+    ``webhook-id``. 409 ``not_retryable`` while it is pending or once it is delivered;
+    409 ``endpoint_disabled`` until the endpoint is turned on again."""
+    now = clock.now()
+    endpoint = _get(session, endpoint_id)
+    row = session.scalar(_deliveries(endpoint_id).where(Outbox.id == delivery_id))
+    if row is None:
+        raise not_found("delivery", str(delivery_id))
+    if row.status not in RETRYABLE:
+        shown = _SHOWN.get(row.status, row.status)
+        raise ApiError(
+            409,
+            "not_retryable",
+            f"this delivery is {shown}; only a failed or skipped one is sent again",
+        )
+    if not endpoint.enabled:
+        raise ApiError(
+            409, "endpoint_disabled", "the endpoint is disabled: turn it on before retrying"
+        )
+    audit(
+        session,
+        "event_delivery.retried",
+        actor=me.username,
+        now=now,
+        instance_id=row.instance_id,
+        endpoint=endpoint_id,
+        delivery=row.id,
+        event_id=row.payload.get("event_id"),
+        was=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
+    )
+    row.status, row.attempts, row.last_error = "pending", 0, None
+    row.next_attempt_at, row.done_at = now, None
+    session.commit()
+    return _delivery(row)
 
 
 def _keep(text: str | None) -> timedelta:

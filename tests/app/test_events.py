@@ -402,3 +402,174 @@ def test_a_bad_rotation_grace_is_refused(app, login, keep):
         stored = session.scalar(select(EventEndpoint.secret))
         assert stored == endpoint["secret"]  # unchanged
         assert session.scalar(select(func.count()).select_from(EventEndpoint)) == 1
+
+
+# --- the delivery log -----------------------------------------------------------------------
+
+
+def deliveries(admin: Any, endpoint_id: str, **params: Any) -> dict[str, Any]:
+    listed = admin.get(f"/api/admin/event-endpoints/{endpoint_id}/deliveries", params=params)
+    assert listed.status_code == 200, listed.text
+    page: dict[str, Any] = listed.json()
+    return page
+
+
+def retry(admin: Any, endpoint_id: str, delivery_id: int) -> Any:
+    return admin.post(
+        f"/api/admin/event-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry", json={}
+    )
+
+
+def test_the_delivery_log_lists_an_endpoints_deliveries_newest_first(app, login, receiver):
+    admin = login("admin")
+    publish_flow(admin)
+    endpoint = register(admin, f"{receiver.url}/erp", ["instance.started", "task.created"])
+    other = register(admin, f"{receiver.url}/crm", ["instance.started"])
+    assert deliveries(admin, endpoint["id"]) == {"items": [], "total": 0, "offset": 0, "limit": 50}
+    receiver.statuses = [500]  # the first request (erp's instance.started) fails once
+    instance_id = start(admin)
+    t0 = datetime.now(UTC)
+    tick(app.state.worker, now=t0)
+
+    page = deliveries(admin, endpoint["id"])
+    assert page["total"] == 2
+    task_created, started = page["items"]
+    assert (task_created["event_type"], task_created["status"]) == ("task.created", "delivered")
+    assert (task_created["attempts"], task_created["last_error"]) == (1, None)
+    assert datetime.fromisoformat(task_created["delivered_at"]) == t0
+    assert task_created["next_attempt_at"] is None
+    assert (started["event_type"], started["status"]) == ("instance.started", "pending")
+    assert (started["attempts"], started["last_error"]) == (1, "HTTP 500")
+    assert started["delivered_at"] is None
+    assert datetime.fromisoformat(started["next_attempt_at"]) == t0 + timedelta(seconds=30)
+    assert {d["instance_id"] for d in page["items"]} == {instance_id}
+    sent = {r.path: r.headers["webhook-id"] for r in receiver.requests}
+    assert task_created["event_id"] == sent["/erp"]  # the last one sent to /erp
+    assert [d["event_type"] for d in deliveries(admin, other["id"])["items"]] == [
+        "instance.started"
+    ]
+
+    tick(app.state.worker, now=t0 + timedelta(seconds=30))
+    started = deliveries(admin, endpoint["id"])["items"][1]
+    assert (started["status"], started["attempts"], started["last_error"]) == (
+        "delivered",
+        2,
+        None,
+    )
+
+
+def test_the_delivery_log_filters_by_status_and_pages(app, login, receiver):
+    admin = login("admin")
+    publish_flow(admin)
+    endpoint = register(admin, receiver.url, ["instance.started"])
+    receiver.statuses = [200, 500]
+    for _ in range(3):
+        start(admin)
+    tick(app.state.worker, now=datetime.now(UTC))  # the first delivered, the second not yet
+
+    def statuses(status: str) -> list[str]:
+        return [d["status"] for d in deliveries(admin, endpoint["id"], status=status)["items"]]
+
+    assert statuses("all") == ["delivered", "pending", "delivered"]
+    assert statuses("pending") == ["pending"]
+    assert statuses("delivered") == statuses("done") == ["delivered", "delivered"]
+    assert statuses("failed") == []
+    everything = deliveries(admin, endpoint["id"])["items"]
+    second = deliveries(admin, endpoint["id"], limit=1, offset=1)
+    assert (second["total"], second["limit"], second["offset"]) == (3, 1, 1)
+    assert [d["id"] for d in second["items"]] == [everything[1]["id"]]
+
+
+def test_a_delivery_that_failed_for_good_can_be_sent_again(app, login, receiver):
+    admin = login("admin")
+    publish_flow(admin)
+    endpoint = register(admin, receiver.url, ["instance.started"])
+    receiver.statuses = [500] * events.MAX_ATTEMPTS
+    start(admin)
+    t0 = datetime.now(UTC)
+    for attempt in range(events.MAX_ATTEMPTS):  # 6 h is the longest wait between attempts
+        tick(app.state.worker, now=t0 + attempt * timedelta(hours=7))
+    (failed,) = deliveries(admin, endpoint["id"], status="failed")["items"]
+    assert failed["attempts"] == events.MAX_ATTEMPTS
+    assert failed["last_error"] == f"gave up after {events.MAX_ATTEMPTS} attempts: HTTP 500"
+    assert failed["next_attempt_at"] is None
+
+    retried = retry(admin, endpoint["id"], failed["id"])
+    assert retried.status_code == 200, retried.text
+    shown = retried.json()
+    assert (shown["status"], shown["attempts"], shown["last_error"]) == ("pending", 0, None)
+    assert datetime.fromisoformat(shown["next_attempt_at"]) <= datetime.now(UTC)
+    later = t0 + events.MAX_ATTEMPTS * timedelta(hours=7)
+    tick(app.state.worker, now=later)
+    (delivered,) = deliveries(admin, endpoint["id"])["items"]
+    assert (delivered["status"], delivered["attempts"]) == ("delivered", 1)
+    assert datetime.fromisoformat(delivered["delivered_at"]) == later
+    assert len(receiver.requests) == events.MAX_ATTEMPTS + 1
+    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1  # the same event
+    assert all(verify(r, endpoint["secret"]) for r in receiver.requests)
+
+    again = retry(admin, endpoint["id"], failed["id"])
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["code"] == "not_retryable"
+    audited = admin.get("/api/admin/audit", params={"action": "event_delivery.retried"}).json()
+    (entry,) = audited["items"]
+    assert entry["actor"] == "admin"
+    assert entry["details"]["delivery"] == failed["id"]
+    assert entry["details"]["was"] == "failed"
+    assert entry["details"]["last_error"] == failed["last_error"]
+
+
+def test_deliveries_held_back_by_a_disabled_endpoint_are_sent_once_it_is_on(app, login, receiver):
+    admin = login("admin")
+    publish_flow(admin)
+    endpoint = register(admin, receiver.url, ["instance.started", "task.created"])
+    receiver.statuses = [410]
+    start(admin)
+    tick(app.state.worker, now=datetime.now(UTC))
+    skipped, gone = deliveries(admin, endpoint["id"])["items"]
+    assert (skipped["status"], skipped["last_error"]) == ("skipped", "the endpoint is disabled")
+    assert (gone["status"], gone["last_error"]) == (
+        "failed",
+        "HTTP 410: the endpoint is gone; disabled",
+    )
+    refused = retry(admin, endpoint["id"], gone["id"])
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "endpoint_disabled"
+
+    admin.patch(f"/api/admin/event-endpoints/{endpoint['id']}", json={"enabled": True})
+    for delivery in (gone, skipped):
+        assert retry(admin, endpoint["id"], delivery["id"]).status_code == 200
+    tick(app.state.worker, now=datetime.now(UTC) + timedelta(seconds=1))
+    assert [d["status"] for d in deliveries(admin, endpoint["id"])["items"]] == [
+        "delivered",
+        "delivered",
+    ]
+    assert len(receiver.requests) == 3
+
+
+def test_the_delivery_log_is_for_admins_and_known_endpoints_only(app, login, receiver):
+    admin, sam = login("admin"), login("sam")
+    publish_flow(admin)
+    endpoint = register(admin, receiver.url, ["instance.started"])
+    other = register(admin, receiver.url, ["task.created"])
+    start(admin)
+    (delivery,) = deliveries(admin, endpoint["id"])["items"]
+    base = f"/api/admin/event-endpoints/{endpoint['id']}/deliveries"
+
+    assert sam.get(base).status_code == 403
+    assert sam.post(f"{base}/{delivery['id']}/retry", json={}).status_code == 403
+    for missing in (
+        admin.get("/api/admin/event-endpoints/nope/deliveries"),
+        retry(admin, "nope", delivery["id"]),
+        retry(admin, endpoint["id"], delivery["id"] + 1000),
+        retry(admin, other["id"], delivery["id"]),  # not this endpoint's
+    ):
+        assert missing.status_code == 404, missing.text
+        assert missing.json()["error"]["code"] == "not_found"
+    pending = retry(admin, endpoint["id"], delivery["id"])
+    assert pending.status_code == 409
+    assert pending.json()["error"]["code"] == "not_retryable"
+    for params in ({"status": "sent"}, {"limit": 0}, {"limit": 201}, {"offset": -1}):
+        refused = admin.get(base, params=params)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "invalid_request"

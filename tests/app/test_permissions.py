@@ -558,6 +558,20 @@ ROWS: list[Row] = [
         body({}),
         endpoint_id="endpoint",
     ),
+    row(
+        "GET",
+        "/api/admin/event-endpoints/{endpoint_id}/deliveries",
+        ADMIN,
+        endpoint_id="endpoint",
+    ),
+    row(
+        "POST",
+        "/api/admin/event-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry",
+        with_status(ADMIN, 404),
+        endpoint_id="endpoint",
+        delivery_id="version",  # the constant "1": the world's endpoint has no deliveries
+        note="the endpoint has no delivery 1",
+    ),
     # --- branding ---------------------------------------------------------------------------
     row("GET", "/api/admin/branding", ADMIN),
     row("PUT", "/api/admin/branding", ADMIN, body({"name": "Acme"})),

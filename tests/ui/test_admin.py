@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from tests.app.builders import deliver, secret_for, signup_flow
 from tests.app.fakes import fake_edge
+from tests.app.test_channels import recording_server
 from tests.ui.conftest import Server, screenshot
 
 
@@ -468,3 +469,81 @@ def test_admin_sets_aside_a_dead_letter_nobody_should_replay(page_as, server: Se
     expect(row).to_contain_text("set aside")
     assert admin_api.get(f"/api/admin/dead-letters/{letter_id}").json()["status"] == "discarded"
     assert admin.errors == []
+
+
+def test_admin_sees_what_was_sent_to_an_event_endpoint_and_filters_it(page_as, admin_api):
+    flow = {
+        "format": 1,
+        "key": "ui-events",
+        "name": "Events (UI test)",
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "check", "type": "user_task", "name": "Check", "assignee": {"user": "admin"}},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "check"},
+            {"id": "e2", "from": "check", "to": "end"},
+        ],
+        "layout": {},
+    }
+    made = admin_api.post("/api/workflows", json={"key": "ui-events", "draft": flow})
+    assert made.status_code == 201, made.text
+    assert admin_api.post("/api/workflows/ui-events/publish").status_code == 201
+    with recording_server() as receiver:
+        receiver.statuses = [500]  # the first event fails once, the second goes through
+        url = f"{receiver.url}/ui-events"
+        made = admin_api.post(
+            "/api/admin/event-endpoints",
+            json={"url": url, "event_types": ["instance.started", "task.created"]},
+        )
+        assert made.status_code == 201, made.text
+        endpoint = made.json()
+        log = f"/api/admin/event-endpoints/{endpoint['id']}/deliveries"
+        try:
+            started = admin_api.post("/api/workflows/ui-events/instances", json={"data": {}})
+            assert started.status_code == 201, started.text
+            instance_id = started.json()["id"]
+            for _ in range(20):  # each advance runs the outbox; the scheduler may get there first
+                items = admin_api.get(log).json()["items"]
+                if len(items) == 2 and all(d["attempts"] for d in items):
+                    break
+                _advance(admin_api)
+            created, first = admin_api.get(log).json()["items"]
+            assert (first["event_type"], first["status"]) == ("instance.started", "pending")
+            assert (created["event_type"], created["status"]) == ("task.created", "delivered")
+
+            admin = page_as("admin")
+            admin.goto("/admin/webhooks")
+            admin.get_by_role("button", name=f"Deliveries to {url}").click()
+            panel = admin.get_by_role("region", name=f"Deliveries to {url}")
+            failing = panel.locator(f"tr[data-delivery='{first['id']}']")
+            expect(failing).to_contain_text("instance.started")
+            expect(failing).to_contain_text("pending")
+            expect(failing).to_contain_text("HTTP 500")
+            expect(failing.get_by_role("link")).to_have_attribute(
+                "href", f"/instances/{instance_id}"
+            )
+            expect(panel.locator(f"tr[data-delivery='{created['id']}']")).to_contain_text(
+                "delivered"
+            )
+            expect(panel).to_contain_text("2 of 2")
+            admin.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays at the top
+            screenshot(admin, "admin-event-deliveries")
+
+            panel.get_by_label("Which deliveries").select_option("failed")
+            expect(panel.get_by_role("status")).to_contain_text("No failed deliveries")
+            panel.get_by_label("Which deliveries").select_option("all")
+            _advance(admin_api)  # past its retry at 30 s: the first event is delivered too
+            assert admin_api.post("/api/clock/advance", json={"by": "PT30S"}).status_code == 200
+            panel.get_by_role("button", name="Refresh").click()
+            expect(failing).to_contain_text("delivered")
+            expect(failing.get_by_role("button", name="Retry")).to_have_count(0)
+            assert [r.path for r in receiver.requests] == ["/ui-events"] * 3
+            cancelled = admin_api.post(
+                f"/api/instances/{instance_id}/cancel", json={"reason": "UI test done"}
+            )
+            assert cancelled.status_code == 200, cancelled.text
+            assert admin.errors == []
+        finally:  # nothing more is sent to it while the other tests run
+            admin_api.delete(f"/api/admin/event-endpoints/{endpoint['id']}")

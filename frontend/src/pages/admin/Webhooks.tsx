@@ -1,7 +1,9 @@
-// Incoming webhook triggers with their secrets, and outgoing event endpoints with theirs.
-import { useState, type FormEvent } from "react";
+// Incoming webhook triggers with their secrets, and outgoing event endpoints with theirs
+// (and what was sent to each: its delivery log).
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { Link } from "react-router-dom";
 
-import { api, type WorkflowOut, type WorkflowSummary } from "../../api";
+import { api, type Page, type WorkflowOut, type WorkflowSummary } from "../../api";
 import { Empty, ErrorNote, formatTime, PageHeader, Spinner } from "../../components/ui";
 import { useLoad } from "../../components/useLoad";
 import { CopyField, Section, ShownOnce, useAction } from "./common";
@@ -33,6 +35,24 @@ interface Endpoint {
 interface EndpointWithSecret extends Endpoint {
   secret: string;
 }
+
+/** One event queued for one endpoint (app/routes/endpoints.py DeliveryOut). */
+interface Delivery {
+  id: number;
+  event_id: string;
+  event_type: string;
+  instance_id: string | null;
+  status: "pending" | "delivered" | "failed" | "skipped";
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+  next_attempt_at: string | null;
+}
+
+type DeliveryFilter = "all" | Delivery["status"];
+
+const DELIVERY_PAGE = 50;
 
 const EVENT_TYPES = ["instance.started", "instance.stage_changed", "instance.completed", "instance.cancelled", "instance.rejected", "task.created", "task.overdue"];
 /** The body the service signs in a new workflow secret's example (app/routes/hooks.py). */
@@ -105,12 +125,175 @@ function EventTypes({ chosen, onChange }: { chosen: string[]; onChange: (types: 
   );
 }
 
+function DeliveryStatus({ d }: { d: Delivery }) {
+  if (d.status === "delivered") return <span className="badge ok">delivered</span>;
+  if (d.status === "failed") return <span className="badge bad">failed</span>;
+  if (d.status === "skipped") return <span className="badge" title="the endpoint was off when its turn came">skipped</span>;
+  return <span className={d.last_error ? "badge warn" : "badge"} title={d.last_error ? "failed so far; it is tried again" : undefined}>pending</span>;
+}
+
+/** The delivery log of one endpoint: newest first, a page at a time ("Load more"). */
+function Deliveries({ endpoint, onClose }: { endpoint: Endpoint; onClose: () => void }) {
+  const base = `/api/admin/event-endpoints/${encodeURIComponent(endpoint.id)}/deliveries`;
+  const [status, setStatus] = useState<DeliveryFilter>("all");
+  const [nonce, setNonce] = useState(0);
+  const first = useLoad(() => api.get<Page<Delivery>>(base, { status, offset: 0, limit: DELIVERY_PAGE }), [base, status, nonce]);
+  // pages after the first, and rows changed by a retry: both dropped when the first page reloads
+  const [more, setMore] = useState<Page<Delivery> | null>(null);
+  const [changed, setChanged] = useState<Record<number, Delivery>>({});
+  const [done, setDone] = useState<string | null>(null);
+  const action = useAction();
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => ref.current?.focus(), [endpoint.id]);
+
+  const restart = (next: DeliveryFilter = status) => {
+    setMore(null);
+    setChanged({});
+    setDone(null);
+    action.setError(null);
+    setStatus(next);
+    setNonce((n) => n + 1);
+  };
+
+  const items: Delivery[] = [];
+  const seen = new Set<number>();
+  for (const d of [...(first.data?.items ?? []), ...(more?.items ?? [])]) {
+    if (seen.has(d.id)) continue; // a later page repeats rows when new deliveries arrived meanwhile
+    seen.add(d.id);
+    items.push(changed[d.id] ?? d);
+  }
+  const total = more?.total ?? first.data?.total ?? 0;
+
+  const loadMore = () =>
+    action.run(async () => {
+      const next = await api.get<Page<Delivery>>(base, { status, offset: items.length, limit: DELIVERY_PAGE });
+      setMore({ items: [...(more?.items ?? []), ...next.items], total: next.total });
+    });
+  const retry = (d: Delivery) =>
+    action.run(async () => {
+      setDone(null);
+      const out = await api.post<Delivery>(`${base}/${d.id}/retry`);
+      setChanged((rows) => ({ ...rows, [out.id]: out }));
+      setDone(`The ${d.event_type} event is queued to be sent again.`);
+    });
+
+  return (
+    <section className="card stack" aria-label={`Deliveries to ${endpoint.url}`} tabIndex={-1} ref={ref} style={{ marginTop: "0.75rem" }}>
+      <div className="section-head">
+        <div>
+          <h3>Deliveries</h3>
+          <p className="hint wrap-anywhere">
+            To <span className="mono">{endpoint.url}</span>, newest first. A failed one can be sent again, with the same webhook-id.
+          </p>
+        </div>
+        <div className="row">
+          <label className="check">
+            Show
+            <select aria-label="Which deliveries" value={status} onChange={(e) => restart(e.target.value as DeliveryFilter)}>
+              <option value="all">all</option>
+              <option value="pending">pending</option>
+              <option value="delivered">delivered</option>
+              <option value="failed">failed</option>
+              <option value="skipped">skipped</option>
+            </select>
+          </label>
+          <button type="button" disabled={first.loading} onClick={() => restart()}>
+            Refresh
+          </button>
+          <button type="button" onClick={onClose}>
+            Close
+          </button>
+        </div>
+      </div>
+      {done && (
+        <div className="ok-note" role="status">
+          {done}
+        </div>
+      )}
+      <ErrorNote error={action.error ?? first.error} />
+      {first.loading && !first.data ? (
+        <Spinner />
+      ) : items.length === 0 ? (
+        <Empty title={status === "all" ? "No deliveries" : `No ${status} deliveries`}>
+          {status === "all" ? "Nothing sent to this endpoint yet." : "None of this endpoint's deliveries is in this state."}
+        </Empty>
+      ) : (
+        <div className="table-wrap">
+          <table aria-label="Deliveries">
+            <thead>
+              <tr>
+                <th>Queued</th>
+                <th>Event</th>
+                <th>Instance</th>
+                <th>Status</th>
+                <th className="num">Attempts</th>
+                <th>Last error</th>
+                <th>
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((d) => (
+                <tr key={d.id} data-delivery={d.id}>
+                  <td className="hint">
+                    {formatTime(d.created_at)}
+                    {d.delivered_at && <div>delivered {formatTime(d.delivered_at)}</div>}
+                    {d.status === "pending" && d.next_attempt_at && d.attempts > 0 && <div>next try {formatTime(d.next_attempt_at)}</div>}
+                  </td>
+                  <td>
+                    <span className="mono">{d.event_type}</span>
+                    <div className="hint mono">{d.event_id}</div>
+                  </td>
+                  <td className="mono">{d.instance_id ? <Link to={`/instances/${encodeURIComponent(d.instance_id)}`}>{d.instance_id.slice(0, 10)}…</Link> : "—"}</td>
+                  <td>
+                    <DeliveryStatus d={d} />
+                  </td>
+                  <td className="num">{d.attempts}</td>
+                  <td className="incident-message">{d.last_error ?? <span className="hint">—</span>}</td>
+                  <td className="actions">
+                    {(d.status === "failed" || d.status === "skipped") && (
+                      <button
+                        type="button"
+                        className="primary"
+                        disabled={action.busy || !endpoint.enabled}
+                        title={endpoint.enabled ? undefined : "Turn the endpoint on first"}
+                        aria-label={`Retry the ${d.event_type} delivery`}
+                        onClick={() => retry(d)}
+                      >
+                        Retry
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {items.length > 0 && (
+        <div className="row">
+          <span className="hint">
+            {items.length} of {total}
+          </span>
+          {items.length < total && (
+            <button type="button" disabled={action.busy} onClick={loadMore}>
+              Load more
+            </button>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
 function EventEndpoints() {
   const endpoints = useLoad(() => api.get<Endpoint[]>("/api/admin/event-endpoints"), []);
   const [url, setUrl] = useState("");
   const [description, setDescription] = useState("");
   const [types, setTypes] = useState<string[]>(["instance.stage_changed", "instance.completed"]);
   const [made, setMade] = useState<EndpointWithSecret | null>(null);
+  const [logOf, setLogOf] = useState<string | null>(null);
   const create = useAction();
   const action = useAction();
 
@@ -141,10 +324,12 @@ function EventEndpoints() {
     action.run(async () => {
       if (!window.confirm(`Delete the endpoint ${e.url}? Events queued for it are dropped.`)) return;
       await api.delete(`/api/admin/event-endpoints/${encodeURIComponent(e.id)}`);
+      if (logOf === e.id) setLogOf(null);
       endpoints.reload();
     });
 
   const list = endpoints.data ?? [];
+  const logged = list.find((e) => e.id === logOf);
   return (
     <Section
       title="Outgoing events"
@@ -215,6 +400,9 @@ function EventEndpoints() {
                   </td>
                   <td>{e.enabled ? <span className="badge ok">on</span> : <span className="badge bad" title={e.disabled_reason ?? undefined}>off{e.disabled_reason ? `: ${e.disabled_reason}` : ""}</span>}</td>
                   <td className="actions">
+                    <button type="button" aria-expanded={logOf === e.id} aria-label={`Deliveries to ${e.url}`} onClick={() => setLogOf(logOf === e.id ? null : e.id)}>
+                      Deliveries
+                    </button>
                     <button type="button" disabled={action.busy} onClick={() => rotate(e)}>
                       Rotate secret
                     </button>
@@ -231,6 +419,7 @@ function EventEndpoints() {
           </table>
         </div>
       )}
+      {logged && <Deliveries key={logged.id} endpoint={logged} onClose={() => setLogOf(null)} />}
     </Section>
   );
 }
