@@ -24,6 +24,7 @@ class StartableOut(BaseModel):
     key: str
     name: str
     description: str
+    category: str = Field(default="", description="the workflow's category, empty if none")
     version: int = Field(description="the published version a start runs")
     trigger: str = Field(description="manual (meant to be started by people), api or webhook")
     form: dict[str, Any] | None = Field(description="the start form (JSON Schema), if any")
@@ -66,6 +67,7 @@ def startable(request: Request, session: SessionDep, me: CurrentUser) -> list[St
                 key=workflow.key,
                 name=definition.name or workflow.name or workflow.key,
                 description=definition.description or workflow.description,
+                category=definition.category,
                 version=version,
                 trigger=start.trigger.type,
                 form=start.form,

@@ -58,6 +58,7 @@ def test_startable_workflows_respect_start_roles_and_leave_out_scheduled_ones(lo
     assert expenses["version"] == 1
     assert sam["order-management"]["data_schema"]["required"][0] == "order_id"
     assert sam["order-management"]["trigger"] == "webhook"
+    assert (sam["order-management"]["category"], expenses["category"]) == ("Sales and orders", "")
     # manual ones first, then by name
     keys = list(sam)
     manual = [k for k in keys if sam[k]["trigger"] == "manual"]

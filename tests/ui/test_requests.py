@@ -17,6 +17,9 @@ def test_an_employee_starts_a_vacation_request_and_follows_it(server, page_as):
     suki.get_by_role("navigation", name="Main").get_by_role("link", name="New request").click()
     card = suki.locator("[data-key='vacation-request']")
     expect(card).to_contain_text("Vacation request")
+    expect(card).to_contain_text("People")  # its category
+    suki.get_by_label("Category").select_option("People")
+    expect(suki.locator("[data-key='order-management']")).to_have_count(0)
     card.get_by_role("button", name="Start").click()
 
     form = suki.get_by_role("region", name="Vacation request")

@@ -22,10 +22,14 @@ export default function NewRequest() {
   const [formErrors, setFormErrors] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
   const [filter, setFilter] = useState("");
+  const [category, setCategory] = useState("");
   const formRef = useRef<HTMLElement>(null);
 
   const workflow = (startable.data ?? []).find((w) => w.key === chosen) ?? null;
-  const shown = (startable.data ?? []).filter((w) => `${w.name} ${w.description}`.toLowerCase().includes(filter.toLowerCase()));
+  const categories = [...new Set((startable.data ?? []).map((w) => w.category ?? "").filter(Boolean))].sort((a, b) => a.localeCompare(b));
+  const shown = (startable.data ?? []).filter(
+    (w) => `${w.name} ${w.description}`.toLowerCase().includes(filter.toLowerCase()) && (!category || w.category === category),
+  );
 
   useEffect(() => {
     // bring the form into sight only when it opened below the fold
@@ -52,6 +56,16 @@ export default function NewRequest() {
   return (
     <div className="work-page new-request">
       <PageHeader title="New request">
+        {categories.length > 1 && (
+          <select aria-label="Category" value={category} onChange={(e) => setCategory(e.target.value)}>
+            <option value="">All categories</option>
+            {categories.map((c) => (
+              <option key={c} value={c}>
+                {c}
+              </option>
+            ))}
+          </select>
+        )}
         <input type="search" placeholder="Find a request type" aria-label="Find a request type" value={filter} onChange={(e) => setFilter(e.target.value)} />
       </PageHeader>
       <p className="muted lead">Choose what you need. Your request then shows in “My requests”, where you can follow it step by step.</p>
@@ -59,13 +73,14 @@ export default function NewRequest() {
       {startable.loading && !startable.data ? (
         <Spinner />
       ) : shown.length === 0 ? (
-        <Empty title={filter ? "No request type matches" : "There is nothing you can start yet"}>
-          {filter ? "Try another word." : "Ask an admin to publish a workflow you may start."}
+        <Empty title={filter || category ? "No request type matches" : "There is nothing you can start yet"}>
+          {filter || category ? "Try another word or category." : "Ask an admin to publish a workflow you may start."}
         </Empty>
       ) : (
         <div className="grid startable-grid" data-testid="startable">
           {shown.map((w) => (
             <article key={w.key} className={`card startable-card${chosen === w.key ? " chosen" : ""}`} data-key={w.key}>
+              {w.category && <span className="hint startable-category">{w.category}</span>}
               <h3>{w.name}</h3>
               {w.description && <p className="muted">{w.description}</p>}
               <div className="startable-foot">

@@ -298,6 +298,7 @@ export interface Startable {
   key: string;
   name: string;
   description: string;
+  category?: string;
   version: number;
   trigger: string;
   form: Record<string, unknown> | null;
