@@ -31,11 +31,12 @@ mailbox, not to us; only refusals during the SMTP dialogue are seen here).
 
 from __future__ import annotations
 
+import json
 import re
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from typing import Any
@@ -122,7 +123,7 @@ def send(message: Message, *, settings: Settings, client: httpx.Client, now: dat
         url = _webhook_secret(settings, name)
         (send_slack if target.strip() == "slack" else send_teams)(client, url, message)
     elif message.channel == "webhook":
-        send_webhook(client, settings, message)
+        send_webhook(client, settings, message, now=now)
     else:
         raise Refused(f"there is no notification channel {message.channel!r}")
 
@@ -259,13 +260,35 @@ def send_teams(client: httpx.Client, url: str, message: Message) -> None:
     _post(client, url, message.key, json=card)
 
 
-def send_webhook(client: httpx.Client, settings: Settings, message: Message) -> None:
-    """JSON ``{to, subject, body}`` to ``webhook_url``."""
+def send_webhook(
+    client: httpx.Client, settings: Settings, message: Message, *, now: datetime | None = None
+) -> None:
+    """JSON ``{to, subject, body}`` to ``webhook_url``; signed the Standard Webhooks way, as
+    event webhooks are, when the secret ``webhook_signing_secret`` is set (``webhook-id`` is
+    the outbox row's key, the same on every attempt)."""
     url = settings.extra.get("webhook_url", "").strip()
     if not url:
         raise NotConfigured("no webhook channel is configured (webhook_url)")
     payload = {"to": message.to, "subject": message.subject, "body": message.body}
-    _post(client, url, message.key, json=payload)
+    key = secret(settings, "webhook_signing_secret")
+    if not key:
+        _post(client, url, message.key, json=payload)
+        return
+    from app.services.events import signature  # events builds on the channels
+
+    body = json.dumps(payload, separators=(",", ":"))
+    stamp = str(int((now or datetime.now(UTC)).timestamp()))
+    try:
+        signed = signature(key, message.key, stamp, body)
+    except ValueError:
+        raise Refused("the secret webhook_signing_secret is not a whsec_ key (base64)") from None
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": message.key,
+        "webhook-timestamp": stamp,
+        "webhook-signature": signed,
+    }
+    _post(client, url, message.key, content=body.encode(), headers=headers)
 
 
 def _webhook_secret(settings: Settings, name: str) -> str:
@@ -275,12 +298,21 @@ def _webhook_secret(settings: Settings, name: str) -> str:
     return url
 
 
-def _post(client: httpx.Client, url: str, key: str, **content: Any) -> None:
+def _post(
+    client: httpx.Client,
+    url: str,
+    key: str,
+    headers: dict[str, str] | None = None,
+    **content: Any,
+) -> None:
     if not url.startswith(("http://", "https://")):
         raise Refused("the provider's URL must start with http:// or https://")
     try:
         response = client.post(
-            url, headers={"Idempotency-Key": key}, timeout=HTTP_TIMEOUT_S, **content
+            url,
+            headers={"Idempotency-Key": key, **(headers or {})},
+            timeout=HTTP_TIMEOUT_S,
+            **content,
         )
     except httpx.InvalidURL as exc:
         raise Refused(f"the provider's URL is not valid: {exc}") from exc

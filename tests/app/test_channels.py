@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 from app.db.models import Outbox
 from app.main import create_app
-from app.services import channels
+from app.services import channels, events
 from app.services.outbox import tick
 from app.settings import Settings
 from tests.app.conftest import ADMIN_PASSWORD
@@ -691,3 +691,23 @@ def test_emails_carry_an_html_part_unless_it_is_turned_off(configure, box):
             tick(application.state.worker, now=datetime.now(UTC))
         (mail,) = box.received
         assert [p.get_content_type() for p in mail.message.walk() if not p.is_multipart()] == parts
+
+
+def test_the_plain_webhook_channel_is_signed_when_a_signing_secret_is_set(configure, provider):
+    key = events.new_secret()
+    application = configure(
+        {"webhook_url": f"{provider.url}/hook"}, {"webhook_signing_secret": key}
+    )
+    with app_client(application) as admin:
+        flow = publish(admin, linear("hook-signed", notify_step("webhook", "crm", "New", "x")))
+        instance_id = start(admin, flow)
+        tick(application.state.worker, now=datetime.now(UTC))
+    (request,) = provider.requests
+    (row,) = rows(application, instance_id)
+    headers = request.headers
+    assert headers["webhook-id"] == row.idempotency_key == headers["idempotency-key"]
+    expected = events.signature(
+        key, headers["webhook-id"], headers["webhook-timestamp"], request.body.decode()
+    )
+    assert headers["webhook-signature"] == expected
+    assert json.loads(request.body) == {"to": "crm", "subject": "New", "body": "x"}
