@@ -28,7 +28,7 @@ from app.schemas import (
     TaskDetail,
     TaskOut,
 )
-from app.services import runner
+from app.services import notices, runner
 from app.services.access import can_take, is_away, offered_to, takes_from_pool, task_visible
 from app.services.inbox import at_risk_threshold, seconds_left, sla_state
 from app.services.people import give
@@ -489,6 +489,10 @@ def reassign(
     )
 
 
+HANDED_ON = ("task.delegated", "task.reassigned")
+"""Hand-overs after which a task's notices go to its new holders."""
+
+
 def _assigned(
     session: Session,
     request: Request,
@@ -520,6 +524,12 @@ def _assigned(
         now=now,
         **details,
     )
+    if action in HANDED_ON:  # its new holders hear of it as its first ones did
+        compiled = cache(request).get(session, instance.workflow_key, instance.workflow_version)
+        plan = compiled.tasks.get(task.node)
+        if plan is not None and plan.notify:
+            data = instance.state.get("data") or {}
+            notices.queue(session, task, plan.notify, data, now=now, handed=True)
     session.commit()
     return task_out(task)
 

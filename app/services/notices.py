@@ -6,7 +6,8 @@ person the task is for, in the step's own transaction: its assignee, or else the
 pool who are in (active, not out of office, not excluded by four eyes). The outbox renders each
 for its person (``{{ person.name }}``, ``{{ task.links.approve }}`` made for them, see
 ``app.services.actionlinks``) and sends it to the address in their profile unless the notice
-says ``to``. Each SLA reminder of the task sends them again to whoever holds it then.
+says ``to``. Each SLA reminder of the task sends them again to whoever holds it then, and
+so does handing the task on (an admin's reassignment, a delegation).
 """
 
 from __future__ import annotations
@@ -58,15 +59,24 @@ def queue(
     *,
     now: datetime,
     reminder: int | None = None,
+    handed: bool = False,
 ) -> int:
     """Queue ``notices`` for each person ``task`` is for. Returns how many rows were queued.
 
     ``reminder``: the number of the SLA reminder this is (1, 2, ...): the notices go again to
-    whoever holds the task now, marked "Reminder:" (the email's subject, an SMS's text)."""
+    whoever holds the task now, marked "Reminder:" (the email's subject, an SMS's text).
+    ``handed``: the task was just handed to someone else (reassigned, delegated): the notices
+    go to its new holder(s)."""
     if not notices:
         return 0
     people = recipients(session, task, now=now)
-    occasion = "" if reminder is None else f"remind{reminder}:"
+    occasion = (
+        f"remind{reminder}:"
+        if reminder is not None
+        else f"handed:{now.isoformat()}:"
+        if handed
+        else ""
+    )
     for person in people:
         for i, notice in enumerate(notices):
             channel = notice.get("channel", "email")

@@ -274,7 +274,9 @@ def test_the_purchase_template_mails_the_team_lead_a_decision_they_can_make_from
     assert [t["node"] for t in instance["open_tasks"]] == ["place_order"]
 
 
-def test_each_sla_reminder_sends_the_notices_again_to_whoever_holds_the_task(app, login, box):
+def test_a_handover_and_each_sla_reminder_send_the_notices_to_whoever_holds_the_task(
+    app, login, box
+):
     admin = login("admin")
     notice = {"subject": "{{ task.name }}", "body": "It waits: {{ task.url }}"}
     draft = pool_task("remind-mail", {"user": "sam"}, [notice])
@@ -291,11 +293,12 @@ def test_each_sla_reminder_sends_the_notices_again_to_whoever_holds_the_task(app
     send(app)
     send(app)  # the timer fires, then its notices go out: once
 
-    reminder = box.received[1:]
-    assert [(m.rcpt_tos, m.message["Subject"]) for m in reminder] == [
-        (["walt@stepwise.example"], "Reminder: Do the work")
+    later = box.received[1:]  # handed to walt, then his reminder
+    assert [(m.rcpt_tos, m.message["Subject"]) for m in later] == [
+        (["walt@stepwise.example"], "Do the work"),
+        (["walt@stepwise.example"], "Reminder: Do the work"),
     ]
-    assert reminder[0].text.startswith("It waits: https://flow.example/tasks/")
+    assert later[1].text.startswith("It waits: https://flow.example/tasks/")
 
 
 def test_the_email_has_an_html_part_with_the_links_as_buttons(app, login, box):
@@ -313,3 +316,19 @@ def test_the_email_has_an_html_part_with_the_links_as_buttons(app, login, box):
     assert ">Approve</a>" in page
     assert "R-&lt;8&gt;" in page  # what the data says is text, never markup
     assert "Stepwise</td>" in page  # the default brand
+
+
+def test_a_delegated_task_tells_the_person_it_was_handed_to(app, login, box):
+    admin, sam = login("admin"), login("sam")
+    key = publish(admin, pool_task("delegate-mail", {"user": "sam"}, [{"body": "{{ task.name }}"}]))
+    instance_id = start(admin, key)
+    send(app)
+    (task,) = admin.get(f"/api/instances/{instance_id}").json()["open_tasks"]
+    handed = sam.post(f"/api/tasks/{task['id']}/delegate", json={"to": "shay"})
+    assert handed.status_code == 200, handed.text
+    send(app)
+
+    assert [m.rcpt_tos for m in box.received] == [
+        ["sam@stepwise.example"],
+        ["shay@stepwise.example"],
+    ]
