@@ -1,5 +1,6 @@
-"""Branding: the company name, colour and logo on the customer's tracking page, set by an admin
-(over ``STEPWISE_SETTING_BRAND_*``)."""
+"""Branding: the company name, colour and logo on the customer's tracking page and in emails, set
+by an admin (over ``STEPWISE_SETTING_BRAND_*``); and a test email, to see that email goes out
+and how it looks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from app.db.models import AppSetting
 from app.deps import AdminUser, SessionDep
 from app.errors import ApiError
 from app.schemas import ERRORS
-from app.services import tracking
+from app.services import channels, mailhtml, tracking
 from app.services.records import audit
 
 router = APIRouter(prefix="/api/admin/branding", tags=["admin"], responses=ERRORS)
@@ -78,3 +79,59 @@ def set_branding(
     audit(session, "branding.changed", actor=me.username, now=now, fields=sorted(changes))
     session.commit()
     return _out(request, tracking.stored_brand(session))
+
+
+class TestEmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(
+        max_length=320,
+        pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$",
+        examples=["me@example.com"],
+    )
+
+
+class TestEmailOut(BaseModel):
+    to: str
+    subject: str
+
+
+@router.post("/test-email", response_model=TestEmailOut)
+def send_test_email(
+    body: TestEmailIn, request: Request, session: SessionDep, me: AdminUser
+) -> TestEmailOut:
+    """Send a sample email now, with the brand, through the configured SMTP server: 409
+    ``email_not_configured`` without ``smtp_host``, 422 ``email_refused`` when the server
+    refuses it, 502 ``email_failed`` when it cannot be reached."""
+    settings = request.app.state.settings
+    now = clock.now()
+    brand = tracking.brand(settings, tracking.stored_brand(session))
+    public = settings.extra.get("public_url", "").rstrip("/")
+    text = (
+        f"Hello,\n\nthis is a test email from {brand.name}, sent by {me.username} from the "
+        f"admin console. If you can read it, emails go out."
+        + (f"\n\nStepwise: {public}/" if public else "")
+    )
+    subject = f"Test email from {brand.name}"
+    message = channels.Message(
+        channel="email",
+        to=body.to,
+        subject=subject,
+        body=text,
+        key=f"test-email-{now.strftime('%Y%m%d%H%M%S%f')}",
+        html=mailhtml.render(text, brand, public_url=public),
+    )
+    try:
+        channels.send_email(settings, message, now=now)
+    except channels.NotConfigured as exc:
+        raise ApiError(
+            409, "email_not_configured", f"{exc}: set STEPWISE_SETTING_SMTP_HOST"
+        ) from None
+    except channels.Refused as exc:
+        raise ApiError(422, "email_refused", str(exc)) from None
+    except channels.Transient as exc:
+        raise ApiError(
+            502, "email_failed", f"the SMTP server could not be reached: {exc}"
+        ) from None
+    audit(session, "email.test_sent", actor=me.username, now=now, to=body.to)
+    session.commit()
+    return TestEmailOut(to=body.to, subject=subject)

@@ -575,6 +575,13 @@ ROWS: list[Row] = [
     # --- branding ---------------------------------------------------------------------------
     row("GET", "/api/admin/branding", ADMIN),
     row("PUT", "/api/admin/branding", ADMIN, body({"name": "Acme"})),
+    row(
+        "POST",
+        "/api/admin/branding/test-email",
+        with_status(ADMIN, 409),
+        body({"to": "me@example.com"}),
+        note="no SMTP server in the permission tests",
+    ),
     # --- retention --------------------------------------------------------------------------
     row("GET", "/api/admin/retention", ADMIN),
     row(

@@ -547,3 +547,14 @@ def test_admin_sees_what_was_sent_to_an_event_endpoint_and_filters_it(page_as, a
             assert admin.errors == []
         finally:  # nothing more is sent to it while the other tests run
             admin_api.delete(f"/api/admin/event-endpoints/{endpoint['id']}")
+
+
+def test_a_test_email_without_an_smtp_server_says_what_to_set(page_as):
+    admin = page_as("admin")
+    admin.goto("/admin/branding")
+    form = admin.get_by_role("form", name="Send a test email")
+    form.get_by_label("Send to").fill("me@example.com")
+    form.get_by_role("button", name="Send test email").click()
+    expect(admin.get_by_role("alert")).to_contain_text("STEPWISE_SETTING_SMTP_HOST")
+    screenshot(admin, "admin-test-email")
+    assert admin.errors == []

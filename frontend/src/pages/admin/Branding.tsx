@@ -1,4 +1,5 @@
-// Branding: the company name, colour and logo customers see on their order tracking page.
+// Branding: the company name, colour and logo customers see on their order tracking page and in
+// emails; and a test email.
 import { useEffect, useState, type FormEvent } from "react";
 
 import { api } from "../../api";
@@ -20,6 +21,9 @@ export default function Branding() {
   const [color, setColor] = useState("#4338ca");
   const [logo, setLogo] = useState("");
   const [saved, setSaved] = useState(false);
+  const mail = useAction();
+  const [to, setTo] = useState("");
+  const [mailed, setMailed] = useState<string | null>(null);
 
   useEffect(() => {
     if (!brand.data) return;
@@ -38,6 +42,15 @@ export default function Branding() {
     });
   }
 
+  function sendTest(event: FormEvent) {
+    event.preventDefault();
+    setMailed(null);
+    void mail.run(async () => {
+      const sent = await api.post<{ to: string; subject: string }>("/api/admin/branding/test-email", { to: to.trim() });
+      setMailed(`Sent “${sent.subject}” to ${sent.to}. Check that it arrived, and how it looks.`);
+    });
+  }
+
   const reset = () =>
     action.run(async () => {
       await api.put<Brand>("/api/admin/branding", { name: "", color: "", logo_url: "" });
@@ -49,7 +62,7 @@ export default function Branding() {
       <PageHeader title="Branding" />
       <Section
         title="What customers see"
-        hint="The company name, colour and logo on the customer's order tracking page. What is not set here comes from the server's STEPWISE_SETTING_BRAND_* settings."
+        hint="The company name, colour and logo on the customer's order tracking page and in emails. What is not set here comes from the server's STEPWISE_SETTING_BRAND_* settings."
       >
         <ErrorNote error={action.error ?? brand.error} />
         {saved && (
@@ -87,6 +100,23 @@ export default function Branding() {
             </div>
           </form>
         )}
+      </Section>
+      <Section title="Test email" hint="Sends a sample email with this branding through the server's SMTP settings (STEPWISE_SETTING_SMTP_HOST and the rest), so you can see that emails go out and how they look.">
+        <ErrorNote error={mail.error} />
+        {mailed && (
+          <p className="ok-note" role="status">
+            {mailed}
+          </p>
+        )}
+        <form className="row" onSubmit={sendTest} aria-label="Send a test email">
+          <label style={{ flex: 1, maxWidth: 360 }}>
+            Send to
+            <input type="email" required value={to} onChange={(e) => setTo(e.target.value)} placeholder="you@example.com" maxLength={320} />
+          </label>
+          <button type="submit" disabled={mail.busy || !to.trim()} style={{ alignSelf: "flex-end" }}>
+            {mail.busy ? "Sending…" : "Send test email"}
+          </button>
+        </form>
       </Section>
       <Section title="Preview">
         <div className="card" style={{ borderTop: `4px solid ${color}`, maxWidth: 520 }} aria-label="Preview of the tracking page header">
