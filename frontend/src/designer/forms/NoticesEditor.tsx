@@ -72,7 +72,7 @@ export function NoticesEditor({ value, onChange, issues, outcomes }: Props) {
     );
   return (
     <div className="wf-notices" data-testid="notices-editor" style={{ display: "flex", flexDirection: "column", gap: "0.6rem" }}>
-      <p className="hint">Sent to each person the task is given to, as it arrives. One-click links work once per person and expire after 7 days.</p>
+      <p className="hint">Sent to each person the task is given to: when it arrives, when it is handed on, and again at each reminder of its due time. One-click links work once per person and expire after 7 days.</p>
       {notices.length === 0 && <p className="hint">No messages: people find the task in their inbox.</p>}
       {notices.map((notice, n) => {
         const channel = notice.channel ?? "email";
