@@ -3,6 +3,7 @@ validation as you edit, undo and redo, saving, publishing, templates, test runs,
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -521,3 +522,40 @@ def test_the_pure_graph_code_passes_its_unit_tests(tmp_path: Path) -> None:
     )
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     assert "# fail 0" in tests.stdout
+
+
+def test_a_crowded_saved_layout_is_laid_out_anew_and_kept(
+    page_as: Any, admin_api: httpx.Client
+) -> None:
+    page = page_as("admin")
+    key = f"crowded-{uuid.uuid4().hex[:6]}"
+    ids = ["start", "one", "two", "end"]
+    draft = {
+        "format": 1,
+        "key": key,
+        "name": "Crowded",
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "one", "type": "user_task", "name": "Do one", "assignee": {"user": "admin"}},
+            {"id": "two", "type": "user_task", "name": "Do two", "assignee": {"user": "admin"}},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": f"e{i}", "from": a, "to": b} for i, (a, b) in enumerate(itertools.pairwise(ids))
+        ],
+        "layout": {
+            node: {"x": 10 * i, "y": 0} for i, node in enumerate(ids)
+        },  # all on top of each other
+    }
+    made = admin_api.post("/api/workflows", json={"key": key, "draft": draft})
+    assert made.status_code == 201, made.text
+    _open_designer(page, key)
+    expect(page.get_by_text("laid out anew")).to_be_visible()
+    expect(page.get_by_test_id("save-state")).to_have_text("Saved", timeout=10_000)
+
+    layout = admin_api.get(f"/api/workflows/{key}").json()["draft"]["layout"]
+    xs = sorted(layout[node]["x"] for node in ids)
+    assert all(b - a >= 100 for a, b in itertools.pairwise(xs)), (
+        layout
+    )  # kept apart, and on the server
+    assert page.errors == []

@@ -179,12 +179,14 @@ function Editor({ loaded, workflowKey, onReload }: { loaded: Loaded; workflowKey
   const [testRun, setTestRun] = useState(false);
   const [sim, setSim] = useState<Simulation | null>(null);
   const [note, setNote] = useState<{ kind: "ok" | "error"; text: string } | null>(
-    loaded.relaid && !readOnly ? { kind: "ok", text: "The saved positions overlapped at this designer's step sizes, so the workflow was laid out anew. Save to keep this layout." } : null,
+    loaded.relaid && !readOnly ? { kind: "ok", text: "The saved positions overlapped at this designer's step sizes, so the workflow was laid out anew; the new layout is saved with the draft." } : null,
   );
   const [meta, setMeta] = useState(loaded.meta);
 
   // --- saving --------------------------------------------------------------------------------
-  const { saveState, saveError, save, overwrite } = useDraftSaving({ history, def, loaded: loaded.def, revision: loaded.meta?.draft_revision ?? null, readOnly, workflowKey, onSaved: setMeta });
+  // a layout redone on opening is not on the server yet: the draft counts as changed, so it is saved
+  const [baseline] = useState(() => (loaded.relaid ? { ...loaded.def } : loaded.def));
+  const { saveState, saveError, save, overwrite } = useDraftSaving({ history, def, loaded: baseline, revision: loaded.meta?.draft_revision ?? null, readOnly, workflowKey, onSaved: setMeta });
 
   const publish = async () => {
     setNote(null);
