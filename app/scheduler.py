@@ -120,7 +120,7 @@ def start(
                 now=clock.now(),
                 archive_dir=worker.settings.data_dir / "archive",
                 max_batches=RETENTION_BATCHES,
-                documents=DocumentStore(worker.settings.data_dir / "documents"),
+                documents=DocumentStore.of(worker.settings),
             )
         except Exception:
             log.exception("retention sweep failed")

@@ -58,7 +58,7 @@ class DocumentOut(BaseModel):
 
 
 def document_store(settings: SettingsDep) -> DocumentStore:
-    return DocumentStore(settings.data_dir / "documents")
+    return DocumentStore.of(settings)
 
 
 StoreDep = Annotated[DocumentStore, Depends(document_store)]

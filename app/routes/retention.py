@@ -75,7 +75,7 @@ def sweep_now(request: Request, me: AdminUser) -> SweepOut:
         request.app.state.sessionmaker,
         now=clock.now(),
         archive_dir=settings.data_dir / "archive",
-        documents=DocumentStore(settings.data_dir / "documents"),
+        documents=DocumentStore.of(settings),
     )
     return SweepOut(removed=swept.removed, archived_to=swept.archived_to)
 

@@ -620,17 +620,24 @@ def templates(session: SessionDep, me: CurrentUser) -> list[dict[str, Any]]:
     for row in session.scalars(select(GalleryTemplate).order_by(GalleryTemplate.name)):
         out.append(
             {
-                "id": row.id,
-                "name": row.name,
-                "description": row.description,
-                "category": str(row.definition.get("category") or ""),
-                "shipped": False,
+                **_published_template(row),
                 "source_workflow": row.source_workflow,
                 "created_by": row.created_by,
                 "created_at": row.created_at.isoformat(),
             }
         )
     return out
+
+
+def _published_template(row: GalleryTemplate) -> dict[str, Any]:
+    """A template an admin published, as the gallery shows it."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "category": str(row.definition.get("category") or ""),
+        "shipped": False,
+    }
 
 
 class TemplateCreate(BaseModel):
@@ -669,13 +676,7 @@ def publish_template(body: TemplateCreate, session: SessionDep, me: AdminUser) -
     session.add(row)
     audit(session, "template.published", actor=me.username, now=now, template=template_id)
     session.commit()
-    return {
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "category": str(row.definition.get("category") or ""),
-        "shipped": False,
-    }
+    return _published_template(row)
 
 
 @router.delete("/templates/{template_id}", status_code=204, tags=["templates"])

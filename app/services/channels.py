@@ -46,6 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Incident, Instance
+from app.services.events import signature
 from app.services.records import audit, tell_admins_of_incident
 from app.settings import Settings
 
@@ -274,8 +275,6 @@ def send_webhook(
     if not key:
         _post(client, url, message.key, json=payload)
         return
-    from app.services.events import signature  # events builds on the channels
-
     body = json.dumps(payload, separators=(",", ":"))
     stamp = str(int((now or datetime.now(UTC)).timestamp()))
     try:

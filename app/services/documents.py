@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from app.db.models import Document
 from app.errors import ApiError
 from app.services.records import audit
+from app.settings import Settings
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -156,6 +157,11 @@ class DocumentStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    @classmethod
+    def of(cls, settings: Settings) -> DocumentStore:
+        """The service's store: ``<data dir>/documents``."""
+        return cls(settings.data_dir / "documents")
 
     def path_for(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):

@@ -115,7 +115,7 @@ def address(session: Session, username: str, channel: str) -> str | None:
     if user is None or not user.is_active:
         return None
     value = user.email if channel == "email" else user.phone if channel == "sms" else None
-    return value.strip() or None if value else None
+    return (value or "").strip() or None
 
 
 def person(session: Session, username: str) -> dict[str, str]:

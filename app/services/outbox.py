@@ -720,8 +720,8 @@ def _notify(
         person = payload.get("person") or (
             to.removeprefix("user:") if to.startswith("user:") else None
         )
-        if person is not None and payload.get("person"):
-            context["person"] = notices.person(session, person)
+        if payload.get("person"):
+            context["person"] = notices.person(session, str(payload["person"]))
         stored_brand = tracking.stored_brand(session) if payload.get("channel") == "email" else None
         task = session.get(Task, payload["task_id"]) if payload.get("task_id") else None
         if task is not None:  # {{ task.links.approve }}: signed, single-use action links

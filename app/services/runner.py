@@ -319,7 +319,7 @@ def _apply(
     actor: str | None,
     now: datetime,
     tables_allowed: bool = True,
-    data: dict[str, Any] | None = None,
+    data: dict[str, Any],
 ) -> list[Command]:
     """Apply effects; a table operation's result, and a message held for a wait that has
     just begun, come back as the next commands. Past the chain's budget
@@ -525,7 +525,7 @@ def _create_task(
     effect: CreateTask,
     *,
     now: datetime,
-    data: dict[str, Any] | None = None,
+    data: dict[str, Any],
 ) -> None:
     who = assign.resolve(session, effect, now=now)
     task = Task(
@@ -574,7 +574,7 @@ def _create_task(
         data={"task": events.task_summary(task)},
     )
     if effect.notify:
-        notices.queue(session, task, effect.notify, data or {}, now=now)
+        notices.queue(session, task, effect.notify, data, now=now)
 
 
 def _sla_event(
@@ -585,7 +585,7 @@ def _sla_event(
     *,
     actor: str | None,
     now: datetime,
-    data: dict[str, Any] | None = None,
+    data: dict[str, Any],
 ) -> None:
     task = session.scalar(
         select(Task).where(Task.instance_id == instance.id, Task.engine_id == effect.task_id)
@@ -612,9 +612,7 @@ def _sla_event(
             )
         plan = compiled.tasks.get(task.node)
         if plan is not None and plan.notify:  # the task's emails and texts, once more
-            notices.queue(
-                session, task, plan.notify, data or {}, now=now, reminder=effect.level + 1
-            )
+            notices.queue(session, task, plan.notify, data, now=now, reminder=effect.level + 1)
     elif effect.event == "due":
         task.overdue = True
         task.at_risk = True

@@ -6,12 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.app.builders import assert_error, order
-from tests.app.conftest import ADMIN_PASSWORD
-from tests.app.test_channels import mailbox
+from tests.app.test_channels import app_client, mailbox
 
 
 def test_an_admin_brands_the_tracking_page_and_can_go_back_to_the_default(login, anonymous):
@@ -74,11 +72,7 @@ def mail_app(settings):
 
 
 def test_an_admin_sends_a_branded_test_email(mail_app, database):
-    with TestClient(mail_app) as client:
-        answer = client.post(
-            "/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
-        )
-        client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+    with app_client(mail_app) as client:
         client.put("/api/admin/branding", json={"name": "Acme Mugs", "color": "#0f766e"})
         sent = client.post("/api/admin/branding/test-email", json={"to": "me@acme.example"})
         assert sent.status_code == 200, sent.text
