@@ -8,6 +8,10 @@ for its person (``{{ person.name }}``, ``{{ task.links.approve }}`` made for the
 ``app.services.actionlinks``) and sends it to the address in their profile unless the notice
 says ``to``. Each SLA reminder of the task sends them again to whoever holds it then, and
 so does handing the task on (an admin's reassignment, a delegation).
+
+``tell`` is for the service's own words about a task (an SLA escalation, an out-of-office
+hand-over): the in-app notification, and the same text by email to each person it is for,
+with a link to the task.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Membership, Outbox, Task, User
 from app.services.access import away
+from app.services.records import notify
 
 MAX_RECIPIENTS = 100
 """A pool task's notices go to at most this many of its people (the first by user name): a
@@ -31,15 +36,31 @@ def recipients(session: Session, task: Task, *, now: datetime) -> list[str]:
     """Who a new task's notices go to: its assignee, or the people of its pool who are in."""
     if task.assignee:
         return [task.assignee]
-    users = list(task.candidate_users or [])
-    roles = list(task.candidate_roles or [])
+    return present(
+        session,
+        users=task.candidate_users or [],
+        roles=task.candidate_roles or [],
+        excluded=task.excluded_users or [],
+        now=now,
+    )
+
+
+def present(
+    session: Session,
+    *,
+    users: Sequence[str] = (),
+    roles: Sequence[str] = (),
+    excluded: Sequence[str] = (),
+    now: datetime,
+) -> list[str]:
+    """The people named in ``users`` or holding one of ``roles`` who are in (active, not
+    away, not ``excluded``): the first ``MAX_RECIPIENTS`` by user name."""
     if not users and not roles:
         return []
     in_pool = or_(
-        User.username.in_(users),
-        User.id.in_(select(Membership.user_id).where(Membership.role.in_(roles))),
+        User.username.in_(list(users)),
+        User.id.in_(select(Membership.user_id).where(Membership.role.in_(list(roles)))),
     )
-    excluded = list(task.excluded_users or [])
     query = (
         select(User.username)
         .where(in_pool, User.is_active, ~away(User.username, now))
@@ -47,8 +68,56 @@ def recipients(session: Session, task: Task, *, now: datetime) -> list[str]:
         .limit(MAX_RECIPIENTS)
     )
     if excluded:
-        query = query.where(User.username.not_in(excluded))
+        query = query.where(User.username.not_in(list(excluded)))
     return list(session.scalars(query))
+
+
+def tell(
+    session: Session,
+    to: str,
+    title: str,
+    body: str = "",
+    *,
+    now: datetime,
+    instance_id: str,
+    task_id: str,
+    key: str,
+) -> None:
+    """Tell ``user:<name>`` or ``role:<name>`` about a task in the app, and by email each of
+    them who is in. The email is the notification's text (final text, like ``notify``'s)
+    and a link to the task; it goes to the address in their profile, and is skipped for
+    whoever has none, when email is not set up, or when the ``task_emails`` setting is off."""
+    notify(session, to, title, body, now=now, instance_id=instance_id, task_id=task_id, key=key)
+    kind, _, name = to.partition(":")
+    people = (
+        [name]
+        if kind == "user"
+        else present(session, roles=[name], now=now)
+        if kind == "role"
+        else []
+    )
+    for person in people:
+        session.add(
+            Outbox(
+                instance_id=instance_id,
+                kind="send_notification",
+                idempotency_key=f"{key}:email:{person}"[:200],
+                payload={
+                    "channel": "email",
+                    "to": f"user:{person}",
+                    "subject": title,
+                    "body": body,
+                    "data": {},
+                    "instance_id": instance_id,
+                    "task_id": task_id,
+                    "person": person,
+                    "literal": True,
+                    "link": True,
+                },
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
 
 
 def queue(

@@ -724,10 +724,12 @@ def _notify(
             context["person"] = notices.person(session, str(payload["person"]))
         stored_brand = tracking.stored_brand(session) if payload.get("channel") == "email" else None
         task = session.get(Task, payload["task_id"]) if payload.get("task_id") else None
-        if task is not None:  # {{ task.links.approve }}: signed, single-use action links
+        public = worker.settings.extra.get("public_url", "").rstrip("/")
+        task_url = f"{public}/tasks/{task.id}" if task is not None else None
+        if task is not None and not payload.get("literal"):
+            # {{ task.links.approve }}: signed, single-use action links
             context["task"] = actionlinks.task_context(session, task, now, user=person)
-            public = worker.settings.extra.get("public_url", "").rstrip("/")
-            context["task"]["url"] = f"{public}/tasks/{task.id}"
+            context["task"]["url"] = task_url
             session.commit()  # the links' rows
     channel = str(payload["channel"])
     # the service's own notifications are final text (they quote what people typed); only a
@@ -741,6 +743,12 @@ def _notify(
         error = f"the {channel} notification does not render: {type(exc).__name__}: {exc}"
         _notification_failed(worker, row_id, payload, "notification_template", error, now=now)
         return
+    if payload.get("link"):  # the service's own email about a task (``notices.tell``)
+        if worker.settings.extra.get("task_emails", "1").strip().lower() in _OFF:
+            _finish_row(worker, row_id, "skipped", "task emails are off (task_emails)", now=now)
+            return
+        if task_url is not None:
+            text = f"{text}\n\nOpen the task: {task_url}" if text else f"Open the task: {task_url}"
     if channel in ("email", "sms") and to.startswith("user:"):  # the person's own address
         username = to.removeprefix("user:")
         with worker.sessionmaker() as session:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Membership, Notification, OutOfOffice, Task, User
+from app.services import notices
 from app.services.access import away as away_at
 from app.services.records import audit, notify, set_candidates
 
@@ -167,7 +168,7 @@ def sweep_windows(session: Session, *, now: datetime) -> int:
                 from_user=previous,
                 to=window.username,
             )
-            notify(
+            notices.tell(
                 session,
                 f"user:{window.username}",
                 f"Back with you: {task.name}",
@@ -221,7 +222,7 @@ def _hand_over(
         )
     else:
         task.assignee, task.away_owner, task.claimed_at = cover.user, owner, None
-        notify(
+        notices.tell(
             session,
             f"user:{cover.user}",
             f"{task.name} (for {owner}, who is away)",

@@ -643,15 +643,20 @@ def _sla_event(
             else f"role:{effect.to.get('role')}"
         )
         verb = "now yours" if effect.action == "reassign" else "is late"
-        notify(
+        notices.tell(
             session,
             to,
             f"Escalation {effect.level}: {task.name} {verb}",
+            _late_by(instance, task),
             now=now,
             instance_id=instance.id,
             task_id=task.id,
             key=f"{key}:{to}",
         )
+    if effect.event == "escalate" and effect.action == "reassign" and refused is None:
+        plan = compiled.tasks.get(task.node)
+        if plan is not None and plan.notify:  # its new holder gets what its first one got
+            notices.queue(session, task, plan.notify, data, now=now, handed=True)
     audit(
         session,
         f"sla.{effect.event}",
@@ -665,3 +670,12 @@ def _sla_event(
         refused=refused,
         instead=instead,
     )
+
+
+def _late_by(instance: Instance, task: Task) -> str:
+    """What an escalation says about its task: which request, and when it was due."""
+    when, what = (task.due_at, "was due") if task.due_at else (task.created_at, "is open since")
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    which = instance.business_key or instance.id
+    return f"{task.name} ({instance.workflow_key} {which}) {what} {when:%Y-%m-%d %H:%M} UTC."

@@ -332,3 +332,93 @@ def test_a_delegated_task_tells_the_person_it_was_handed_to(app, login, box):
         ["sam@stepwise.example"],
         ["shay@stepwise.example"],
     ]
+
+
+def late_task(key: str, escalate: dict[str, Any], notify: list[dict[str, Any]]) -> dict:
+    """sam's task, due in 4 hours, with one escalation at the due time."""
+    draft = pool_task(key, {"user": "sam"}, notify)
+    draft["nodes"][1]["sla"] = {"due": "PT4H", "escalate": [{"after": "PT4H", **escalate}]}
+    return draft
+
+
+def test_an_escalation_emails_each_person_of_the_role_it_goes_to_with_a_link(app, login, box):
+    admin = login("admin")
+    escalate = {"to": {"role": "warehouse_manager"}, "action": "notify"}
+    key = publish(admin, late_task("late-mail", escalate, []))
+    instance_id = start(admin, key)
+    app.state.clock.advance(by=timedelta(hours=4, minutes=1))
+    send(app)
+    send(app)  # the timer fires, then the emails go out
+
+    (mail,) = box.received  # mia is the warehouse manager of the demo data
+    assert mail.rcpt_tos == ["mia@stepwise.example"]
+    assert mail.message["Subject"] == "Escalation 1: Do the work is late"
+    instance = admin.get(f"/api/instances/{instance_id}").json()
+    (task,) = instance["open_tasks"]
+    assert f"Do the work (late-mail {instance['business_key']}) was due " in mail.text
+    assert mail.text.rstrip().endswith(f"Open the task: https://flow.example/tasks/{task['id']}")
+    mia = login("mia").get("/api/notifications").json()
+    assert any(n["title"] == "Escalation 1: Do the work is late" for n in mia["items"])
+
+
+def test_an_escalation_that_reassigns_sends_the_new_holder_the_tasks_notices(app, login, box):
+    admin = login("admin")
+    escalate = {"to": {"user": "walt"}, "action": "reassign"}
+    notice = {"subject": "Yours: {{ task.name }}", "body": "Open {{ task.url }}"}
+    key = publish(admin, late_task("late-reassign", escalate, [notice]))
+    start(admin, key)
+    send(app)
+    app.state.clock.advance(by=timedelta(hours=4, minutes=1))
+    send(app)
+    send(app)
+
+    sent = sorted((m.rcpt_tos[0], m.message["Subject"]) for m in box.received)
+    assert sent == [
+        ("sam@stepwise.example", "Yours: Do the work"),
+        ("walt@stepwise.example", "Escalation 1: Do the work now yours"),
+        ("walt@stepwise.example", "Yours: Do the work"),
+    ]
+
+
+def test_the_person_covering_for_someone_away_is_emailed_the_task(app, login, box):
+    admin = login("admin")
+    key = publish(admin, pool_task("cover-mail", {"user": "sam"}, []))
+    instance_id = start(admin, key)
+    now = app.state.clock.now()
+    away = {
+        "user": "sam",
+        "delegate": "shay",
+        "starts_at": (now + timedelta(minutes=10)).isoformat(),
+        "ends_at": (now + timedelta(days=2)).isoformat(),
+        "note": "Back on Monday",
+    }
+    assert admin.post("/api/out-of-office", json=away).status_code == 201
+    app.state.clock.advance(by=timedelta(minutes=11))
+    send(app)  # the absence begins: sam's task goes to shay
+    send(app)
+
+    (mail,) = box.received
+    assert mail.rcpt_tos == ["shay@stepwise.example"]
+    assert mail.message["Subject"] == "Do the work (for sam, who is away)"
+    (task,) = admin.get(f"/api/instances/{instance_id}").json()["open_tasks"]
+    assert task["assignee"] == "shay"
+    assert f"Open the task: https://flow.example/tasks/{task['id']}" in mail.text
+
+
+def test_with_task_emails_off_the_escalation_is_told_in_the_app_only(app, login, box):
+    app.state.worker.settings.extra["task_emails"] = "off"
+    admin = login("admin")
+    escalate = {"to": {"user": "walt"}, "action": "notify"}
+    key = publish(admin, late_task("late-quiet", escalate, []))
+    instance_id = start(admin, key)
+    app.state.clock.advance(by=timedelta(hours=4, minutes=1))
+    send(app)
+    send(app)
+
+    assert box.received == []
+    emails = [r for r in rows(app, instance_id) if r.payload["channel"] == "email"]
+    assert [(r.status, r.last_error) for r in emails] == [
+        ("skipped", "task emails are off (task_emails)")
+    ]
+    walt = login("walt").get("/api/notifications").json()
+    assert any(n["title"] == "Escalation 1: Do the work is late" for n in walt["items"])
