@@ -445,6 +445,7 @@ def delegate(
         body.to,
         "task.delegated",
         now=now,
+        told=(f"user:{body.to}", f"{me.username} handed you {task.name}", body.note or ""),
         to=body.to,
         note=body.note,
     )
@@ -483,10 +484,23 @@ def reassign(
         task.assignee,
         "task.reassigned",
         now=now,
+        told=_reassigned_news(me, task, body, instead),
         user=body.user,
         role=body.role,
         instead=instead,
     )
+
+
+def _reassigned_news(
+    me: Principal, task: Task, body: ReassignIn, instead: str | None
+) -> tuple[str, str, str] | None:
+    """Who an admin's reassignment tells, and what. A user who is away: their cover was
+    told already (``people.give``)."""
+    if instead is not None:
+        return None
+    if body.user is not None:
+        return (f"user:{body.user}", f"{task.name} is now yours", f"{me.username} gave it to you.")
+    return (f"role:{body.role}", f"New in your pool: {task.name}", f"{me.username} put it there.")
 
 
 HANDED_ON = ("task.delegated", "task.reassigned")
@@ -503,9 +517,11 @@ def _assigned(
     action: str,
     *,
     now: datetime,
+    told: tuple[str, str, str] | None = None,
     **details: Any,
 ) -> TaskOut:
-    """Tell the engine who holds the task now, write it in the audit log, and commit."""
+    """Tell the engine who holds the task now, write it in the audit log, tell its new
+    holders (``told``: to, title, body), and commit."""
     command = AssignTask(task.engine_id, holder)
     runner.run_command(
         session,
@@ -524,12 +540,25 @@ def _assigned(
         now=now,
         **details,
     )
+    noticed = False  # the task's own notices went to its new holders
     if action in HANDED_ON:  # its new holders hear of it as its first ones did
         compiled = cache(request).get(session, instance.workflow_key, instance.workflow_version)
         plan = compiled.tasks.get(task.node)
         if plan is not None and plan.notify:
             data = instance.state.get("data") or {}
-            notices.queue(session, task, plan.notify, data, now=now, handed=True)
+            noticed = notices.queue(session, task, plan.notify, data, now=now, handed=True) > 0
+    if told is not None and told[0] != f"user:{me.username}":
+        to, title, body = told
+        key = f"{action}:{task.id}:{now.isoformat()}:{to}"
+        if to.startswith("role:") or noticed:
+            # a pool hears in the app only; so does a holder who got the task's own notices
+            notify(
+                session, to, title, body, now=now, instance_id=instance.id, task_id=task.id, key=key
+            )
+        else:  # in the app and by email
+            notices.tell(
+                session, to, title, body, now=now, instance_id=instance.id, task_id=task.id, key=key
+            )
     session.commit()
     return task_out(task)
 

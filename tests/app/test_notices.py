@@ -422,3 +422,43 @@ def test_with_task_emails_off_the_escalation_is_told_in_the_app_only(app, login,
     ]
     walt = login("walt").get("/api/notifications").json()
     assert any(n["title"] == "Escalation 1: Do the work is late" for n in walt["items"])
+
+
+def test_a_delegate_is_told_in_the_app_and_by_email_with_the_note(app, login, box):
+    admin, sam = login("admin"), login("sam")
+    key = publish(admin, pool_task("delegate-told", {"user": "sam"}, []))
+    instance_id = start(admin, key)
+    (task,) = admin.get(f"/api/instances/{instance_id}").json()["open_tasks"]
+    handed = sam.post(
+        f"/api/tasks/{task['id']}/delegate", json={"to": "shay", "note": "Customer called twice"}
+    )
+    assert handed.status_code == 200, handed.text
+    send(app)
+
+    (mail,) = box.received
+    assert mail.rcpt_tos == ["shay@stepwise.example"]
+    assert mail.message["Subject"] == "sam handed you Do the work"
+    assert mail.text.startswith(
+        "Customer called twice\n\nOpen the task: https://flow.example/tasks/"
+    )
+    shay = login("shay").get("/api/notifications").json()
+    assert [n["title"] for n in shay["items"]] == ["sam handed you Do the work"]
+
+
+def test_an_admins_reassignment_emails_the_person_but_a_pool_hears_in_the_app(app, login, box):
+    admin = login("admin")
+    key = publish(admin, pool_task("reassign-told", {"user": "sam"}, []))
+    instance_id = start(admin, key)
+    (task,) = admin.get(f"/api/instances/{instance_id}").json()["open_tasks"]
+    assert admin.post(f"/api/tasks/{task['id']}/reassign", json={"user": "walt"}).status_code == 200
+    assert (
+        admin.post(f"/api/tasks/{task['id']}/reassign", json={"role": "shipping"}).status_code
+        == 200
+    )
+    send(app)
+
+    assert [(m.rcpt_tos, m.message["Subject"]) for m in box.received] == [
+        (["walt@stepwise.example"], "Do the work is now yours")
+    ]
+    shay = login("shay").get("/api/notifications").json()  # shay is in shipping
+    assert [n["title"] for n in shay["items"]] == ["New in your pool: Do the work"]
