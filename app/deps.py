@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -236,8 +237,19 @@ MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
 MAX_JSON_DEPTH = 64
 
 
+class _NotJsonNumber(ValueError):
+    pass
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
+    raise _NotJsonNumber(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: Python reads it as infinity, stored as null
+        raise _NotJsonNumber(f"{text[:40]} is too large a number to keep")
+    return value
 
 
 def _depth(value: Any) -> int:
@@ -255,17 +267,18 @@ def _depth(value: Any) -> int:
 
 
 async def sane_json(request: Request) -> None:
-    """Refuse JSON bodies with NaN or Infinity (not JSON) or nested deeper than anyone needs."""
+    """Refuse JSON bodies with NaN or Infinity (not JSON), numbers too large to keep (1e400),
+    or nested deeper than anyone needs."""
     if request.method not in UNSAFE or "json" not in request.headers.get("content-type", ""):
         return
     raw = await request.body()
     if not raw:
         return
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
-    except ValueError as exc:
-        if "JSON allows" in str(exc):
-            raise ApiError(422, "invalid_request", str(exc)) from None
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite)
+    except _NotJsonNumber as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
+    except ValueError:
         return  # malformed JSON: FastAPI's own parsing reports it
     except RecursionError:
         raise ApiError(422, "invalid_request", "the JSON is nested too deeply") from None

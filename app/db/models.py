@@ -169,7 +169,9 @@ class Workflow(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
-    draft: Mapped[dict[str, Any]]
+    # the designer's whole draft (layout and all): read only where it is used, not with
+    # every start of an instance or webhook delivery that reads the row
+    draft: Mapped[dict[str, Any]] = mapped_column(deferred=True)
     draft_revision: Mapped[int] = mapped_column(Integer, default=1)
     published_version: Mapped[int | None] = mapped_column(Integer)
     start_roles: Mapped[list[Any]] = mapped_column(default=list)

@@ -540,6 +540,20 @@ def publish(key: str, session: SessionDep, me: AdminUser) -> VersionOut:
             "fix the problems before publishing",
             [p.model_dump() for p in problems],
         )
+    if workflow.published_version is not None:
+        current = session.scalar(
+            select(WorkflowVersion.definition).where(
+                WorkflowVersion.workflow_key == key,
+                WorkflowVersion.version == workflow.published_version,
+            )
+        )
+        if current == workflow.draft:  # a version the same as the last says nothing new
+            raise ApiError(
+                409,
+                "unchanged",
+                f"the draft is the same as the published version {workflow.published_version}:"
+                " nothing to publish",
+            )
     version = (workflow.published_version or 0) + 1
     latest = session.scalar(
         select(WorkflowVersion.version)

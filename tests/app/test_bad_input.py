@@ -871,8 +871,8 @@ def test_a_nul_character_is_never_a_500(env: Env, world: World, case: str) -> No
         assert_error(response)
 
 
-@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
-def test_nan_and_infinity_are_not_json(
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-2E+999"])
+def test_nan_infinity_and_numbers_too_large_to_keep_are_refused(
     env: Env, request: pytest.FixtureRequest, literal: bytes
 ) -> None:
     count = instance_count(env, "incidental")

@@ -341,3 +341,23 @@ def test_an_archived_workflow_cannot_be_started_until_it_is_restored(login: Logi
     actions = [e["action"] for e in admin.get("/api/admin/audit").json()["items"]]
     assert "workflow.archived" in actions
     assert "workflow.restored" in actions
+
+
+# --- POST /api/workflows/{key}/publish ---------------------------------------------------------
+
+
+def test_publishing_an_unchanged_draft_is_refused_and_makes_no_version(login: Login) -> None:
+    admin = login("admin")
+    made = admin.post("/api/workflows", json={"key": "simple", "name": "Simple", "draft": simple()})
+    assert made.status_code == 201, made.text
+    assert admin.post("/api/workflows/simple/publish").status_code == 201
+    again = admin.post("/api/workflows/simple/publish")
+    error = assert_error(again, 409, "unchanged")
+    assert "published version 1" in error["message"]
+    assert admin.get("/api/workflows/simple").json()["versions"] == [1]
+
+    revision = admin.get("/api/workflows/simple").json()["draft_revision"]
+    renamed = simple(name="Simple, renamed")
+    saved = admin.put("/api/workflows/simple/draft", json={"draft": renamed, "revision": revision})
+    assert saved.status_code == 200, saved.text
+    assert admin.post("/api/workflows/simple/publish").json()["version"] == 2

@@ -559,3 +559,27 @@ def test_a_crowded_saved_layout_is_laid_out_anew_and_kept(
         layout
     )  # kept apart, and on the server
     assert page.errors == []
+
+
+def test_an_edit_is_saved_when_a_top_bar_link_leaves_the_designer_at_once(
+    page_as: Any, admin_api: httpx.Client
+) -> None:
+    page = page_as("admin")
+    key = f"leave-{uuid.uuid4().hex[:6]}"
+    made = admin_api.post("/api/workflows", json={"key": key, "name": "Leave"})
+    assert made.status_code == 201, made.text
+    _open_designer(page, key)
+    page.locator(".wf-palette-item[data-type='approval']").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".react-flow__node")).to_have_count(3)
+    expect(page.get_by_test_id("save-state")).to_have_text("Unsaved changes")
+    # before the autosave's two seconds are up: the page sends the draft on its way out
+    with page.expect_response(
+        lambda r: r.url.endswith(f"/api/workflows/{key}/draft") and r.request.method == "PUT"
+    ) as saving:
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
+        page.wait_for_url("**/inbox")
+    assert saving.value.status == 200
+    draft = admin_api.get(f"/api/workflows/{key}").json()["draft"]
+    assert [n["type"] for n in draft["nodes"]].count("approval") == 1
+    assert page.errors == []

@@ -331,3 +331,51 @@ def test_a_file_field_uploads_the_document_and_keeps_its_reference(server, page_
     link = walt.get_by_role("region", name="Documents").get_by_role("link", name="taxi.txt")
     expect(link).to_have_attribute("href", f"/api/documents/{documents[0]['id']}")
     assert walt.errors == []
+
+
+def test_a_box_that_must_be_ticked_starts_unticked_and_says_so_in_words(server, page_as):
+    _, _, pick = order_at_pick(server)
+    walt = page_as("walt")
+    walt.goto(f"/tasks/{pick['id']}")
+    box = walt.get_by_label("All items picked")
+    expect(box).not_to_be_checked()  # `const: true`: ticking it is the point
+    walt.get_by_role("button", name="Complete").click()
+    form = walt.get_by_role("region", name="Complete the task")
+    expect(form).to_contain_text("All items picked: must be ticked")
+    box.check()  # the error goes as the field is fixed
+    expect(form).not_to_contain_text("must be ticked")
+    expect(walt).to_have_title("Pick items · Stepwise")
+    walt.get_by_role("button", name="Complete").click()
+    walt.wait_for_url("**/inbox")
+    assert call(server, "admin", "GET", f"/api/tasks/{pick['id']}").json()["status"] == "completed"
+    assert walt.errors == []
+
+
+def test_a_rejection_is_asked_about_first_and_its_reason_kept(server, page_as):
+    big = {**order(f"UI-{secrets.token_hex(3).upper()}"), "total": 1500}
+    started = call(
+        server, "admin", "POST", "/api/workflows/order-management/instances", json={"data": big}
+    )
+    assert started.status_code == 201, started.text
+    review = open_task(server, started.json()["id"], "review")
+    sam = page_as("sam")
+    sam.goto(f"/tasks/{review['id']}")
+    if sam.get_by_role("button", name="Claim").count():
+        sam.get_by_role("button", name="Claim").click()
+    sam.get_by_role("button", name="Reject").click()
+    dialog = sam.get_by_role("dialog")
+    expect(dialog).to_contain_text("Your decision is final")
+    dialog.get_by_role("button", name="Keep it").click()
+    assert call(server, "admin", "GET", f"/api/tasks/{review['id']}").json()["status"] == "open"
+
+    sam.get_by_role("button", name="Reject").click()
+    sam.get_by_role("dialog").get_by_label("Reason (kept in the audit log)").fill(
+        "Card looks stolen"
+    )
+    sam.get_by_role("dialog").get_by_role("button", name="Reject").click()
+    sam.wait_for_url("**/inbox")
+    task = call(server, "admin", "GET", f"/api/tasks/{review['id']}").json()
+    assert (task["status"], task["outcome"]) == ("completed", "reject")
+    comments = call(server, "admin", "GET", f"/api/tasks/{review['id']}/comments").json()
+    assert [c["body"] for c in comments] == ["Reject: Card looks stolen"]
+    assert sam.errors == []

@@ -131,6 +131,20 @@ export function useDraftSaving({ history, def, loaded, revision: initial, readOn
     return () => window.clearTimeout(timer);
   }, [def, dirty, saving, saveError, save]);
 
+  // Leaving the designer inside the app (a link in the top bar) unmounts it before the
+  // autosave's timer fires: send what is unsaved then, so that no edit is lost on the way out.
+  const leaving = useRef({ unsaved: false, send: () => undefined as unknown });
+  leaving.current = {
+    unsaved: dirty && !saving && !saveError?.conflict,
+    send: () => api.put<WorkflowOut>(`${path}/draft`, { draft: serialize(history.present), revision: revision.current }),
+  };
+  useEffect(
+    () => () => {
+      if (leaving.current.unsaved) void Promise.resolve(leaving.current.send()).catch(() => undefined);
+    },
+    [],
+  );
+
   useEffect(() => {
     if (!dirty) return;
     const warn = (e: BeforeUnloadEvent) => {

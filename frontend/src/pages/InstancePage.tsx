@@ -7,6 +7,7 @@ import { Link, useParams } from "react-router-dom";
 import { api, ApiError, errorText } from "../api";
 import { useAuth } from "../auth";
 import { ErrorNote, formatTime, PageHeader, Spinner } from "../components/ui";
+import { useDocumentTitle } from "../components/useDocumentTitle";
 import { useLoad } from "../components/useLoad";
 import { Comments, ConfirmDialog, DataView, holder, StatusBadge } from "./work/parts";
 import { PathDiagram } from "./work/PathDiagram";
@@ -60,6 +61,8 @@ export default function InstancePage() {
   const [deleting, setDeleting] = useState<string | null>(null);
   const [documentError, setDocumentError] = useState<string | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
+  const shown = instance.data;
+  useDocumentTitle(shown ? shown.business_key || shown.workflow_name || shown.workflow_key : undefined);
 
   if (instance.loading && !instance.data) return <Spinner />;
   if (!instance.data)

@@ -51,7 +51,9 @@ export default function Login() {
         <button type="submit" className="primary" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
-        <p className="hint">The demo users and their passwords are printed when `make run` starts.</p>
+        <p className="hint">
+          The demo users and their passwords are printed when <code>make run</code> starts.
+        </p>
       </form>
     </main>
   );

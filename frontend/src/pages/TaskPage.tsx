@@ -5,14 +5,18 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, ApiError, errorText } from "../api";
 import { useAuth } from "../auth";
 import { ErrorNote, formatTime, PageHeader, Spinner } from "../components/ui";
+import { useDocumentTitle } from "../components/useDocumentTitle";
 import { useLoad } from "../components/useLoad";
 import { useServiceNow } from "./work/hooks";
-import { Comments, DataView, Dialog, holder, SlaBadge, slaOf, StatusBadge } from "./work/parts";
+import { Comments, ConfirmDialog, DataView, Dialog, holder, SlaBadge, slaOf, StatusBadge } from "./work/parts";
 import { SchemaForm } from "./work/SchemaForm";
 import type { TaskCan, TaskDetail } from "./work/types";
 import "./work/work.css";
 
 const OUTCOME_LABELS: Record<string, string> = { approve: "Approve", reject: "Reject", approved: "Approve", rejected: "Reject" };
+
+/** Outcomes that say no: asked about before they are sent, with a reason for the record. */
+const SAYS_NO = /reject|decline|deny|refuse|cancel/i;
 
 function outcomeLabel(outcome: string): string {
   return OUTCOME_LABELS[outcome] ?? outcome.charAt(0).toUpperCase() + outcome.slice(1).replace(/[_-]+/g, " ");
@@ -62,10 +66,12 @@ export default function TaskPage() {
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const [busy, setBusy] = useState(false);
   const [dialog, setDialog] = useState<"delegate" | "reassign" | null>(null);
+  const [confirming, setConfirming] = useState<{ data: Record<string, unknown>; outcome: string } | null>(null);
   const d = task.data;
   const serviceNow =
     d?.due_at && typeof d.seconds_left === "number" ? new Date(new Date(d.due_at).getTime() - d.seconds_left * 1000).toISOString() : undefined;
   const now = useServiceNow(serviceNow);
+  useDocumentTitle(d?.name);
 
   if (task.loading && !task.data) return <Spinner />;
   if (!task.data)
@@ -116,6 +122,14 @@ export default function TaskPage() {
       setError("Choose one of the buttons: " + t.outcomes.map(outcomeLabel).join(", ") + ".");
       return;
     }
+    if (outcome && SAYS_NO.test(outcome)) {
+      setConfirming({ data, outcome });
+      return;
+    }
+    send(data, outcome);
+  }
+
+  function send(data: Record<string, unknown>, outcome: string | undefined) {
     setFormErrors([]);
     void act(async () => {
       try {
@@ -274,6 +288,12 @@ export default function TaskPage() {
             </dl>
             <h3>Key data</h3>
             <DataView data={keyData} />
+            {Object.keys(t.instance_data ?? {}).length > Object.keys(keyData ?? {}).length && (
+              <details className="all-data">
+                <summary>All of the case's data</summary>
+                <DataView data={t.instance_data} />
+              </details>
+            )}
             <p>
               <Link to={`/instances/${encodeURIComponent(t.instance_id)}`}>Open the whole case →</Link>
             </p>
@@ -281,6 +301,21 @@ export default function TaskPage() {
         </aside>
       </div>
 
+      <ConfirmDialog
+        title={confirming ? `${outcomeLabel(confirming.outcome)} “${t.name}”?` : ""}
+        message="Your decision is final: the request goes on the way this answer leads. Say why, for whoever reads its history."
+        confirmLabel={confirming ? outcomeLabel(confirming.outcome) : ""}
+        open={confirming !== null}
+        danger
+        withReason
+        onConfirm={async (reason) => {
+          const chosen = confirming;
+          if (!chosen) return;
+          if (reason) await api.post(`/api/tasks/${encodeURIComponent(t.id)}/comments`, { body: `${outcomeLabel(chosen.outcome)}: ${reason}` });
+          send(chosen.data, chosen.outcome);
+        }}
+        onClose={() => setConfirming(null)}
+      />
       <HandOverDialog kind={dialog} onClose={() => setDialog(null)} onSubmit={(body) => post(dialog === "delegate" ? "delegate" : "reassign", body)} />
     </div>
   );

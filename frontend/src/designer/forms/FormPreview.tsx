@@ -6,7 +6,7 @@ import type { JsonSchema } from "../types";
 
 export default function FormPreview({ schema, ui }: { schema: JsonSchema; ui?: Record<string, unknown> | null }) {
   return (
-    <Form schema={schema} uiSchema={(ui ?? {}) as never} validator={validator} noHtml5Validate showErrorList={false} className="wf-rjsf" idPrefix="preview" onSubmit={() => undefined}>
+    <Form schema={schema} uiSchema={(ui ?? {}) as never} validator={validator} noHtml5Validate experimental_defaultFormStateBehavior={{ constAsDefaults: "never" }} showErrorList={false} className="wf-rjsf" idPrefix="preview" onSubmit={() => undefined}>
       <></>
     </Form>
   );

@@ -1,5 +1,5 @@
 // Pure edits of a definition: each returns a new definition and shares what it did not change.
-import { isNodeType } from "../catalog";
+import { isNodeType, SIZE, sizeOf } from "../catalog";
 import type { Definition, Point, WfEdge, WfNode } from "../types";
 
 type Loose = Record<string, unknown>;
@@ -190,12 +190,28 @@ export function paste(def: Definition, clip: Clip, offset: Point): { def: Defini
 }
 
 /** A free spot near `at`: nodes dropped on top of each other would hide one another. */
-export function freeSpot(def: Definition, at: Point, grid = 20): Point {
-  const taken = Object.values(def.layout);
+export function freeSpot(def: Definition, at: Point, grid = 20, size = SIZE.box): Point {
+  const gap = 24;
+  const boxes = def.nodes.flatMap((n) => {
+    const p = def.layout[n.id];
+    return p ? [{ ...p, ...sizeOf(n.type) }] : [];
+  });
   const snap = (p: Point) => ({ x: Math.round(p.x / grid) * grid, y: Math.round(p.y / grid) * grid });
-  let spot = snap(at);
-  for (let i = 0; i < 40 && taken.some((p) => Math.abs(p.x - spot.x) < 120 && Math.abs(p.y - spot.y) < 50); i++) {
-    spot = snap({ x: at.x + 40 * ((i % 4) + 1), y: at.y + 80 * Math.floor(i / 4 + 1) * (i % 2 ? -1 : 1) });
+  const clear = (p: Point) =>
+    !boxes.some((b) => p.x < b.x + b.width + gap && b.x < p.x + size.width + gap && p.y < b.y + b.height + gap && b.y < p.y + size.height + gap);
+  const start = snap(at);
+  if (clear(start)) return start;
+  // rings of candidate spots around `at`, nearest first, one box apart
+  const stepX = size.width + gap;
+  const stepY = size.height + gap;
+  for (let ring = 1; ring <= 12; ring++) {
+    const spots: Point[] = [];
+    for (let dx = -ring; dx <= ring; dx++)
+      for (let dy = -ring; dy <= ring; dy++)
+        if (Math.max(Math.abs(dx), Math.abs(dy)) === ring) spots.push(snap({ x: at.x + dx * stepX, y: at.y + dy * stepY }));
+    spots.sort((a, b) => Math.hypot(a.x - at.x, (a.y - at.y) * 2) - Math.hypot(b.x - at.x, (b.y - at.y) * 2));
+    const found = spots.find(clear);
+    if (found) return found;
   }
-  return spot;
+  return start;
 }

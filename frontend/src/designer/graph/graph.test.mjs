@@ -12,7 +12,7 @@ const load = (name) => require(path.join(dir, "graph", `${name}.js`));
 const { parseCondition, toExpression, literal } = load("condition");
 const { readForm, writeForm, keyFromTitle } = load("forms");
 const { lint, nameAdvice, segmentsCross } = load("lint");
-const { paste, copySelection, removeElements, canConnect, connect, moveEdge, uniqueId, normalize, serialize, updateNode } = load("edit");
+const { paste, copySelection, removeElements, canConnect, connect, moveEdge, uniqueId, normalize, serialize, updateNode, freeSpot } = load("edit");
 const { describeDuration, splitDuration, joinDuration } = load("duration");
 const { dataFields } = load("fields");
 
@@ -204,4 +204,14 @@ test("data fields come from the data schema, forms and step results", () => {
   ]);
   g.data = { type: "object", properties: { customer: { type: "object", properties: { email: { type: "string" } } } } };
   assert.deepEqual(dataFields(g), ["check", "check.ok", "customer", "customer.email", "r.outcome", "route", "route.level", "total"]);
+});
+
+test("a step added from the palette lands clear of the steps already there", () => {
+  const layout = { a: { x: 0, y: 0 }, b: { x: 200, y: 0 }, c: { x: 0, y: 100 } };
+  const d = def([task("a"), task("b"), task("c")], [], layout);
+  const spot = freeSpot(d, { x: 40, y: 20 });
+  const overlaps = Object.values(layout).some((p) => spot.x < p.x + 180 && p.x < spot.x + 180 && spot.y < p.y + 64 && p.y < spot.y + 64);
+  assert.equal(overlaps, false, JSON.stringify(spot));
+  assert.ok(Math.hypot(spot.x - 40, spot.y - 20) < 500, "near where it was asked for");
+  assert.deepEqual(freeSpot(def([task("a")], [], { a: { x: 0, y: 0 } }), { x: 600, y: 400 }), { x: 600, y: 400 });
 });

@@ -287,9 +287,17 @@ export function PathDiagram({ definition, path, raw }: { definition: WorkflowDef
     return { nodes, edges };
   }, [definition, path, raw, placed]);
 
+  // The view opens on the latest part of the path, where the instance is now, at a size that
+  // can be read; the whole diagram is a press of the fit button away.
   const focus = useMemo(() => {
     const lit = highlight(path);
-    const ids = [...new Set([...lit.visited, ...lit.waiting])];
+    const latest: string[] = [];
+    for (const step of path?.steps ?? []) {
+      const seen = latest.indexOf(step.node);
+      if (seen >= 0) latest.splice(seen, 1);
+      latest.push(step.node);
+    }
+    const ids = [...new Set([...latest.slice(-RECENT_STEPS), ...lit.waiting])];
     return ids.length ? ids.map((id) => ({ id })) : undefined;
   }, [path]);
 
@@ -321,3 +329,6 @@ export function PathDiagram({ definition, path, raw }: { definition: WorkflowDef
     </div>
   );
 }
+
+/** How many of the latest steps the path diagram opens on. */
+const RECENT_STEPS = 7;

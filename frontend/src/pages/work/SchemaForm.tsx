@@ -10,6 +10,7 @@ import { useMemo, useRef, useState, type ReactNode } from "react";
 
 import { api, errorText } from "../../api";
 import { formValidator } from "./formValidator";
+import { friendlyErrors } from "./friendlyErrors";
 import type { DocumentOut } from "./types";
 
 export interface FormContext {
@@ -92,6 +93,8 @@ export interface SchemaFormProps {
 export function SchemaForm({ schema, ui, context, disabled, idPrefix = "form", initial, onSubmit, children, serverErrors }: SchemaFormProps) {
   const action = useRef<string | undefined>(undefined);
   const [data, setData] = useState<Record<string, unknown>>(initial ?? {});
+  // after a refused submit, errors follow the fields as they are fixed
+  const [tried, setTried] = useState(false);
   const rjsfSchema = useMemo<RJSFSchema>(() => {
     const base = schema && typeof schema === "object" ? schema : {};
     return { type: "object", ...base } as RJSFSchema;
@@ -119,6 +122,11 @@ export function SchemaForm({ schema, ui, context, disabled, idPrefix = "form", i
       idPrefix={idPrefix}
       disabled={disabled}
       noHtml5Validate
+      // a checkbox that must be ticked (`const: true`) starts unticked: ticking it is the point
+      experimental_defaultFormStateBehavior={{ constAsDefaults: "never" }}
+      transformErrors={friendlyErrors}
+      liveValidate={tried ? "onChange" : undefined}
+      onError={() => setTried(true)}
       showErrorList="top"
       focusOnFirstError
       onChange={(event: IChangeEvent) => setData((event.formData ?? {}) as Record<string, unknown>)}
