@@ -379,3 +379,23 @@ def test_a_rejection_is_asked_about_first_and_its_reason_kept(server, page_as):
     comments = call(server, "admin", "GET", f"/api/tasks/{review['id']}/comments").json()
     assert [c["body"] for c in comments] == ["Reject: Card looks stolen"]
     assert sam.errors == []
+
+
+def test_a_delegation_to_an_unknown_person_keeps_the_dialog_open_with_the_reason(
+    server, page_as
+):
+    _, _, pick = order_at_pick(server)
+    walt = page_as("walt")
+    walt.goto(f"/tasks/{pick['id']}")
+    walt.get_by_role("button", name="Delegate…").click()
+    dialog = walt.get_by_role("dialog", name="Delegate this task")
+    dialog.get_by_label("Username").fill("nobody-here")
+    dialog.get_by_role("button", name="Delegate").click()
+    expect(dialog).to_contain_text("there is no active user 'nobody-here'")
+    expect(dialog.get_by_label("Username")).to_have_value("nobody-here")
+    dialog.get_by_label("Username").fill("wendy")
+    dialog.get_by_role("button", name="Delegate").click()
+    expect(dialog).to_have_count(0)
+    task = call(server, "admin", "GET", f"/api/tasks/{pick['id']}").json()
+    assert task["assignee"] == "wendy"
+    assert walt.errors == []

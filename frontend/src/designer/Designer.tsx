@@ -182,6 +182,15 @@ function Editor({ loaded, workflowKey, onReload }: { loaded: Loaded; workflowKey
     loaded.relaid && !readOnly ? { kind: "ok", text: "The saved positions overlapped at this designer's step sizes, so the workflow was laid out anew; the new layout is saved with the draft." } : null,
   );
   const [meta, setMeta] = useState(loaded.meta);
+  // a note that something went well ("Copied 2 steps.") is about the draft it was said of:
+  // the next edit clears it; errors stay until dismissed
+  const noteOf = useRef(def);
+  useEffect(() => {
+    noteOf.current = def;
+  }, [note]); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => {
+    if (noteOf.current !== def) setNote((current) => (current?.kind === "ok" ? null : current));
+  }, [def]);
 
   // --- saving --------------------------------------------------------------------------------
   // a layout redone on opening is not on the server yet: the draft counts as changed, so it is saved

@@ -71,7 +71,7 @@ export default function Instances() {
             Workflow
             <select value={draft.workflow} onChange={(e) => apply(undefined, { workflow: e.target.value })}>
               <option value="">All workflows</option>
-              {(workflows.data ?? []).map((w) => (
+              {(workflows.data ?? []).filter((w) => w.published_version != null).map((w) => (
                 <option key={w.key} value={w.key}>
                   {w.name || w.key}
                 </option>

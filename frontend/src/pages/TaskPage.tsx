@@ -316,7 +316,11 @@ export default function TaskPage() {
         }}
         onClose={() => setConfirming(null)}
       />
-      <HandOverDialog kind={dialog} onClose={() => setDialog(null)} onSubmit={(body) => post(dialog === "delegate" ? "delegate" : "reassign", body)} />
+      <HandOverDialog kind={dialog} onClose={() => setDialog(null)} onSubmit={async (body) => {
+          // an error stays in the dialog, with what was typed, to be corrected
+          await api.post(`/api/tasks/${encodeURIComponent(t.id)}/${dialog === "delegate" ? "delegate" : "reassign"}`, body);
+          task.reload();
+        }} />
     </div>
   );
 }
@@ -325,18 +329,32 @@ function HandOverDialog({ kind, onClose, onSubmit }: { kind: "delegate" | "reass
   const [to, setTo] = useState("");
   const [note, setNote] = useState("");
   const [target, setTarget] = useState<"user" | "role">("user");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
   async function submit(event: FormEvent) {
     event.preventDefault();
     const name = to.trim();
     if (!name) return;
-    if (kind === "delegate") await onSubmit(note.trim() ? { to: name, note: note.trim() } : { to: name });
-    else await onSubmit(target === "user" ? { user: name } : { role: name });
+    setBusy(true);
+    setError(null);
+    try {
+      if (kind === "delegate") await onSubmit(note.trim() ? { to: name, note: note.trim() } : { to: name });
+      else await onSubmit(target === "user" ? { user: name } : { role: name });
+    } catch (e) {
+      setError(errorText(e));
+      return;
+    } finally {
+      setBusy(false);
+    }
     setTo("");
     setNote("");
     onClose();
   }
   return (
-    <Dialog title={kind === "delegate" ? "Delegate this task" : "Reassign this task"} open={kind !== null} onClose={onClose}>
+    <Dialog title={kind === "delegate" ? "Delegate this task" : "Reassign this task"} open={kind !== null} onClose={() => {
+        setError(null);
+        onClose();
+      }}>
       <form onSubmit={submit} className="dialog-form">
         {kind === "reassign" && (
           <fieldset className="radio-row">
@@ -360,11 +378,18 @@ function HandOverDialog({ kind, onClose, onSubmit }: { kind: "delegate" | "reass
           </label>
         )}
         <p className="hint">{kind === "delegate" ? "They do it on your behalf; you see it done." : "The SLA clock keeps running."}</p>
+        <ErrorNote error={error} />
         <div className="dialog-actions">
-          <button type="button" onClick={onClose}>
+          <button
+            type="button"
+            onClick={() => {
+              setError(null);
+              onClose();
+            }}
+          >
             Cancel
           </button>
-          <button type="submit" className="primary" disabled={!to.trim()}>
+          <button type="submit" className="primary" disabled={!to.trim() || busy}>
             {kind === "delegate" ? "Delegate" : "Reassign"}
           </button>
         </div>
