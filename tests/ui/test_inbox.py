@@ -381,9 +381,7 @@ def test_a_rejection_is_asked_about_first_and_its_reason_kept(server, page_as):
     assert sam.errors == []
 
 
-def test_a_delegation_to_an_unknown_person_keeps_the_dialog_open_with_the_reason(
-    server, page_as
-):
+def test_a_delegation_to_an_unknown_person_keeps_the_dialog_open_with_the_reason(server, page_as):
     _, _, pick = order_at_pick(server)
     walt = page_as("walt")
     walt.goto(f"/tasks/{pick['id']}")
