@@ -80,7 +80,11 @@ def _pick(session: Session, role: str, policy: str, excluded: list[str]) -> str 
                 .group_by(Task.assignee)
             ).all()
         )
-        return min(members, key=lambda m: (load.get(m, 0), m))
+        fewest = min(load.get(m, 0) for m in members)
+        members = [m for m in members if load.get(m, 0) == fewest]
+        if len(members) == 1:
+            return members[0]
+        # a tie (everyone idle, often): in turns, as round robin, not always the first by name
     # round robin: whoever was given a task from this role's pool longest ago (or never);
     # what someone was given in another role, or by name, does not count here
     rows = session.execute(

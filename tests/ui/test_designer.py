@@ -583,3 +583,37 @@ def test_an_edit_is_saved_when_a_top_bar_link_leaves_the_designer_at_once(
     draft = admin_api.get(f"/api/workflows/{key}").json()["draft"]
     assert [n["type"] for n in draft["nodes"]].count("approval") == 1
     assert page.errors == []
+
+
+def test_publishing_waits_while_a_json_field_does_not_parse(
+    page_as: Any, admin_api: httpx.Client
+) -> None:
+    page = page_as("admin")
+    key = f"json-{uuid.uuid4().hex[:6]}"
+    draft = {
+        "format": 1,
+        "key": key,
+        "name": "Json",
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [{"id": "e1", "from": "start", "to": "end"}],
+    }
+    made = admin_api.post("/api/workflows", json={"key": key, "name": "Json", "draft": draft})
+    assert made.status_code == 201, made.text
+    _open_designer(page, key)
+    data = page.get_by_label("Instance data (JSON Schema of what a start carries)")
+    data.fill('{"type": "object", "properties": {')
+    expect(page.get_by_text("Not valid JSON yet")).to_be_visible()
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.get_by_test_id("note")).to_contain_text("a field is not valid JSON yet")
+    assert admin_api.get(f"/api/workflows/{key}").json()["versions"] == []
+
+    data.fill('{"type": "object"}')
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.get_by_test_id("note")).to_contain_text("Published version 1")
+    assert admin_api.get(f"/api/workflows/{key}/versions/1").json()["definition"]["data"] == {
+        "type": "object"
+    }
+    assert page.errors == []

@@ -197,8 +197,18 @@ function Editor({ loaded, workflowKey, onReload }: { loaded: Loaded; workflowKey
   const [baseline] = useState(() => (loaded.relaid ? { ...loaded.def } : loaded.def));
   const { saveState, saveError, save, overwrite } = useDraftSaving({ history, def, loaded: baseline, revision: loaded.meta?.draft_revision ?? null, readOnly, workflowKey, onSaved: setMeta });
 
+  const unparsedFields = useRef(new Set<string>());
+  const unparsed = useCallback((field: string, pending: boolean) => {
+    if (pending) unparsedFields.current.add(field);
+    else unparsedFields.current.delete(field);
+  }, []);
+
   const publish = async () => {
     setNote(null);
+    if (unparsedFields.current.size > 0) {
+      setNote({ kind: "error", text: "Not published: a field is not valid JSON yet. Correct it or clear it, then publish." });
+      return;
+    }
     if (!(await save())) return;
     try {
       const out = await api.post<{ version: number }>(`/api/workflows/${encodeURIComponent(workflowKey)}/publish`);
@@ -269,8 +279,9 @@ function Editor({ loaded, workflowKey, onReload }: { loaded: Loaded; workflowKey
         canvas.current?.select(target.node ? [target.node] : [], target.edge ? [target.edge] : []);
         canvas.current?.centerOn(target);
       },
+      unparsed,
     }),
-    [def, readOnly, me, directory, issues, commit],
+    [def, readOnly, me, directory, issues, commit, unparsed],
   );
 
   const addAt = useCallback(

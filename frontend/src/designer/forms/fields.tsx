@@ -1,5 +1,5 @@
 // Labelled inputs for the property forms. Every input is a real <label>ed control, reachable by Tab.
-import { useId, useRef, useState, type ReactNode } from "react";
+import { useEffect, useId, useRef, useState, type ReactNode } from "react";
 
 import { describeDuration, DURATION_UNITS, joinDuration, splitDuration, type Unit } from "../graph/duration";
 import { useEditor } from "../panels/context";
@@ -268,10 +268,15 @@ export function StringListEditor({ label, hint, issues = [], value, onChange, pl
 
 /** Any JSON value, edited as text; it is written only while it parses. */
 export function JsonField({ label, hint, issues = [], value, onChange, rows = 4 }: Base & { value: unknown; onChange: (v: unknown) => void; rows?: number }) {
-  const { readOnly } = useEditor();
+  const { readOnly, unparsed } = useEditor();
   const shown = value === undefined ? "" : JSON.stringify(value, null, 2);
   const [draft, setDraft] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const id = useId();
+  useEffect(() => {
+    unparsed(id, error !== null); // publishing waits for text that does not parse yet
+    return () => unparsed(id, false);
+  }, [id, error, unparsed]);
   return (
     <label className={`wf-field${error ? " invalid" : ""}`}>
       <span>{label}</span>

@@ -22,6 +22,8 @@ export interface Editor {
   updateEdge: (id: string, patch: Record<string, unknown>, field: string) => void;
   commit: (update: (def: Definition) => Definition, coalesce?: string) => void;
   select: (target: { node?: string | null; edge?: string | null }) => void;
+  /** A text field holds what does not parse yet (`pending`), or no longer: publishing waits. */
+  unparsed: (field: string, pending: boolean) => void;
 }
 
 export const EditorContext = createContext<Editor | null>(null);
