@@ -558,3 +558,17 @@ def test_a_test_email_without_an_smtp_server_says_what_to_set(page_as):
     expect(admin.get_by_role("alert")).to_contain_text("STEPWISE_SETTING_SMTP_HOST")
     screenshot(admin, "admin-test-email")
     assert admin.errors == []
+
+
+def test_a_refused_form_says_why_until_what_was_typed_changes(page_as):
+    admin = page_as("admin")
+    admin.goto("/admin")
+    form = admin.get_by_role("form", name="Create a user")
+    form.get_by_label("Username").fill("walt")
+    form.get_by_role("button", name="Create user").click()
+    expect(form).to_contain_text("walt")
+    error = form.locator(".error-note")
+    expect(error).to_be_visible()
+    form.get_by_label("Username").fill("walter")
+    expect(error).to_have_count(0)
+    assert admin.errors == []

@@ -127,7 +127,7 @@ export default function OutOfOffice() {
     <div>
       <PageHeader title="Out of office" />
       <Section title="Plan an absence" hint="During the window the person's new tasks go to the delegate, and their open tasks move there when it starts. Times are in your browser's time zone.">
-        <form className="card admin-form" aria-label="Set out of office" onSubmit={submit}>
+        <form className="card admin-form" aria-label="Set out of office" onSubmit={submit} onChange={() => create.error && create.setError(null)}>
           <label>
             Who is away
             <select required value={who} onChange={(e) => setWho(e.target.value)}>

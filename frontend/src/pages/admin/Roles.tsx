@@ -48,7 +48,7 @@ export default function Roles() {
     <div>
       <PageHeader title="Roles" />
       <Section title="New role" hint="Workflows offer tasks to roles (a pool anyone in it can claim). Give people roles on the Users page.">
-        <form className="card admin-form" aria-label="Create a role" onSubmit={submit}>
+        <form className="card admin-form" aria-label="Create a role" onSubmit={submit} onChange={() => create.error && create.setError(null)}>
           <label>
             Name
             <input required value={name} onChange={(e) => setName(e.target.value.toLowerCase())} pattern="[a-z][a-z0-9_.\-]*" maxLength={100} title="lower-case letters, digits, . _ -, starting with a letter" placeholder="e.g. returns" />

@@ -69,7 +69,7 @@ export default function Tokens() {
         </ShownOnce>
       )}
       <Section title="New token" hint="A token acts as the user it is made for, limited to its scopes. Send it as Authorization: Bearer <token>.">
-        <form className="card admin-form" aria-label="Create an API token" onSubmit={submit}>
+        <form className="card admin-form" aria-label="Create an API token" onSubmit={submit} onChange={() => create.error && create.setError(null)}>
           <label>
             Name
             <input required value={name} onChange={(e) => setName(e.target.value)} maxLength={200} placeholder="e.g. Shop backend" />

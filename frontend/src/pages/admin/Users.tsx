@@ -74,7 +74,7 @@ function CreateUser({ roles, onCreated }: { roles: Role[]; onCreated: (user: Cre
   }
 
   return (
-    <form className="card admin-form" aria-label="Create a user" onSubmit={submit}>
+    <form className="card admin-form" aria-label="Create a user" onSubmit={submit} onChange={() => action.error && action.setError(null)}>
       <label>
         Username
         <input required value={username} onChange={(e) => setUsername(e.target.value.toLowerCase())} pattern="[a-z0-9_.\-]{2,50}" title="2–50 lower-case letters, digits, . _ -" autoComplete="off" />
@@ -130,7 +130,7 @@ function EditUser({ user, roles, self, onClose, onSaved }: { user: User; roles: 
 
   return (
     <Dialog title={`Edit ${user.username}`} onClose={onClose}>
-      <form onSubmit={submit}>
+      <form onSubmit={submit} onChange={() => action.error && action.setError(null)}>
         <label>
           Display name
           <input value={displayName} onChange={(e) => setDisplayName(e.target.value)} maxLength={200} />

@@ -340,7 +340,7 @@ function EventEndpoints() {
           <CopyField label="Signing secret" value={made.secret} />
         </ShownOnce>
       )}
-      <form className="card admin-form" aria-label="Add an event endpoint" onSubmit={submit} style={{ marginBottom: "0.75rem" }}>
+      <form className="card admin-form" aria-label="Add an event endpoint" onSubmit={submit} style={{ marginBottom: "0.75rem" }} onChange={() => create.error && create.setError(null)}>
         <label className="wide">
           Endpoint URL
           <input type="url" required value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://example.com/stepwise-events" maxLength={2000} />
