@@ -32,12 +32,14 @@ from app.db.models import (
 )
 from app.deps import SESSION_COOKIE, AdminUser, CurrentUser, SessionDep
 from app.errors import ApiError, not_found
-from app.routes.instances import audit_out
+from app.routes.instances import audit_out, cache
 from app.routes.tables import NO_NUL, refuse_nul
 from app.schemas import ERRORS, AuditOut, Page
 from app.security import generate_password, hash_password, new_token, token_hash
+from app.services import runner
 from app.services.channels import secret_name
-from app.services.records import audit
+from app.services.records import audit, notify
+from engine import AssignTask
 
 router = APIRouter(
     prefix="/api/admin", tags=["admin"], responses=ERRORS, dependencies=[Depends(refuse_nul)]
@@ -279,9 +281,12 @@ def create_user(body: UserCreate, session: SessionDep, me: AdminUser) -> UserCre
 
 
 @router.patch("/users/{username}", response_model=UserOut)
-def update_user(username: str, body: UserUpdate, session: SessionDep, me: AdminUser) -> UserOut:
-    """Change a user. Deactivating logs them out everywhere; an admin cannot deactivate
-    themself nor take away their own admin role."""
+def update_user(
+    username: str, body: UserUpdate, request: Request, session: SessionDep, me: AdminUser
+) -> UserOut:
+    """Change a user. Deactivating logs them out everywhere and gives the open tasks they
+    hold back to their pools (admins are told of those that have none); an admin cannot
+    deactivate themself nor take away their own admin role."""
     now = clock.now()
     user = _user(session, username)
     sent = body.model_fields_set
@@ -307,10 +312,62 @@ def update_user(username: str, body: UserUpdate, session: SessionDep, me: AdminU
         changes["is_active"] = body.is_active
         if not body.is_active:
             session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+            changes["tasks_returned"], changes["tasks_left"] = _release_tasks(
+                session, request, username, actor=me.username, now=now
+            )
     if changes:
         audit(session, "user.updated", actor=me.username, now=now, username=username, **changes)
     session.commit()
     return _user_out(user, _roles_by_user(session, [user.id]).get(user.id, []))
+
+
+def _release_tasks(
+    session: Session, request: Request, username: str, *, actor: str, now: datetime
+) -> tuple[int, int]:
+    """A deactivated person's open tasks: each one that came from a pool goes back to it,
+    as if they had given it back; the others (given to them by name, or on a suspended
+    instance) stay, and the admins are told. Returns (returned, left)."""
+    held = session.scalars(
+        select(Task).where(Task.status == "open", Task.assignee == username).order_by(Task.id)
+    ).all()
+    returned = left = 0
+    for task in held:
+        pool = task.candidate_roles or [u for u in task.candidate_users if u != username]
+        instance = runner.lock_instance(session, task.instance_id)
+        if not pool or instance.suspended or instance.status != "running":
+            left += 1
+            continue
+        task.assignee, task.claimed_at = None, None
+        runner.run_command(
+            session,
+            cache=cache(request),
+            instance=instance,
+            command=AssignTask(task.engine_id, None),
+            actor=actor,
+            now=now,
+        )
+        audit(
+            session,
+            "task.unclaimed",
+            actor=actor,
+            instance_id=instance.id,
+            task_id=task.id,
+            now=now,
+            from_user=username,
+            reason="deactivated",
+        )
+        returned += 1
+    if left:
+        notify(
+            session,
+            "role:admin",
+            f"{username} is deactivated: {left} of their open tasks need someone",
+            "They were given to them by name (or wait on a suspended instance): reassign them "
+            "from their task pages.",
+            now=now,
+            key=f"deactivated:{username}:{now.isoformat()}",
+        )
+    return returned, left
 
 
 @router.post("/users/{username}/password", response_model=PasswordOut)

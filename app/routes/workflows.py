@@ -316,6 +316,8 @@ def _template_problems(draft: dict[str, Any]) -> list[ProblemOut]:
             }
         else:
             continue
+        if node.get("type") == "notify":
+            out += _address_problems(node)
         for name, value in parts.items():
             for field, why in template_problems(value, name):
                 out.append(
@@ -328,6 +330,39 @@ def _template_problems(draft: dict[str, Any]) -> list[ProblemOut]:
                     )
                 )
     return out
+
+
+def _address_problems(node: dict[str, Any]) -> list[ProblemOut]:
+    """A ``notify`` step's written-out ``to`` that its channel cannot send to (a user name
+    for an email, say): a warning, since the step would only fail when an instance gets
+    there. Templated addresses are known only then."""
+    channel, to = node.get("channel", "email"), node.get("to")
+    if not isinstance(to, str) or "{{" in to or "{%" in to or not to.strip():
+        return []
+    to = to.strip()
+    person = to.startswith("user:")
+    fits = {
+        "email": person or "@" in to,
+        "sms": person or to.lstrip("+").replace(" ", "").isdigit(),
+        "inbox": person or to.startswith("role:"),
+    }.get(str(channel), True)
+    if fits:
+        return []
+    wanted = {
+        "email": "an email address, or user:<name> for a person's own address",
+        "sms": "a phone number, or user:<name> for a person's own number",
+        "inbox": "user:<name> or role:<name>",
+    }[str(channel)]
+    return [
+        ProblemOut(
+            code="bad_address",
+            message=f"{node.get('name') or node.get('id')}: {to!r} is not an address for "
+            f"{channel}: write {wanted}",
+            node=node.get("id"),
+            field="to",
+            severity="warning",
+        )
+    ]
 
 
 @router.get("/workflows", response_model=list[WorkflowSummary])

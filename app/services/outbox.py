@@ -82,8 +82,24 @@ class Worker:
 _OFF = ("0", "false", "no", "off")
 
 
-def _context(worker: Worker, row: Outbox, data: dict[str, Any]) -> dict[str, Any]:
-    context = {**data, "instance": {"id": row.instance_id}, "settings": dict(worker.settings.extra)}
+def _context(
+    worker: Worker, row: Outbox, data: dict[str, Any], session: Session | None = None
+) -> dict[str, Any]:
+    """What templates see: the instance data, ``settings``, and ``instance``: its ``id`` and,
+    given a ``session`` to read it with, who started it and where it is (``started_by``,
+    ``started_at``, ``workflow_key``, ``business_key``, ``stage``, ``status``)."""
+    about: dict[str, Any] = {"id": row.instance_id}
+    if session is not None and row.instance_id:
+        names = ("started_by", "started_at", "workflow_key", "business_key", "stage", "status")
+        found = session.execute(  # the columns only: not the instance's state
+            select(*(getattr(Instance, name) for name in names)).where(
+                Instance.id == row.instance_id
+            )
+        ).first()
+        if found is not None:
+            about |= dict(zip(names, found, strict=True))
+            about["started_at"] = about["started_at"].isoformat()
+    context = {**data, "instance": about, "settings": dict(worker.settings.extra)}
     public = worker.settings.extra.get("public_url", "").rstrip("/")
     link = context.get("tracking_url")
     if public and isinstance(link, str) and link.startswith("/"):
@@ -552,7 +568,7 @@ def _http(
         if row is None:
             return
         instance_id = row.instance_id or ""
-        context = _context(worker, row, payload.get("data", {}))
+        context = _context(worker, row, payload.get("data", {}), session)
         idempotency_key = row.idempotency_key
     request = payload["request"]
     if str(request["url"]).startswith("stepwise:"):
@@ -713,7 +729,7 @@ def _notify(
         row = session.get(Outbox, row_id)
         if row is None:
             return
-        context = _context(worker, row, payload.get("data", {}))
+        context = _context(worker, row, payload.get("data", {}), session)
         key = row.idempotency_key
         to = str(payload.get("to", ""))
         # a task notice is for one person (``person``), whatever address it goes to

@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.services.outbox import tick
+from tests.app.builders import one_task, publish
+
 Login = Callable[[str], TestClient]
 
 
@@ -160,6 +163,36 @@ def test_user_deactivated_loses_their_session(login: Login, anonymous: TestClien
     assert walt.get("/api/me").status_code == 401
     assert walt.get("/api/tasks").status_code == 401
     assert users(admin)["walt"]["is_active"] is False
+
+
+def test_a_deactivated_persons_pool_tasks_go_back_to_the_pool_and_admins_hear_of_the_rest(
+    login: Login,
+) -> None:
+    admin, walt, wendy = login("admin"), login("walt"), login("wendy")
+    publish(admin, one_task("pooled", {"role": "warehouse"}))
+    publish(admin, one_task("named", {"user": "walt"}))
+    pooled = admin.post("/api/workflows/pooled/instances", json={"data": {}}).json()
+    named = admin.post("/api/workflows/named/instances", json={"data": {}}).json()
+    (pool_task,) = pooled["open_tasks"]
+    (named_task,) = named["open_tasks"]
+    assert walt.post(f"/api/tasks/{pool_task['id']}/claim").status_code == 200
+
+    response = admin.patch("/api/admin/users/walt", json={"is_active": False})
+    assert response.status_code == 200, response.text
+
+    back = admin.get(f"/api/tasks/{pool_task['id']}").json()
+    assert back["assignee"] is None
+    claimed = wendy.post(f"/api/tasks/{pool_task['id']}/claim")  # the pool has it again
+    assert claimed.status_code == 200, claimed.text
+    assert admin.get(f"/api/tasks/{named_task['id']}").json()["assignee"] == "walt"
+    history = admin.get(f"/api/instances/{pooled['id']}/history").json()
+    assert any(
+        e["action"] == "task.unclaimed" and e["details"].get("reason") == "deactivated"
+        for e in history
+    )
+    tick(admin.app.state.worker, now=admin.app.state.clock.now())
+    titles = [n["title"] for n in admin.get("/api/notifications").json()["items"]]
+    assert "walt is deactivated: 1 of their open tasks need someone" in titles
 
 
 def test_user_deactivated_cannot_log_in_until_reactivated(

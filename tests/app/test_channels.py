@@ -364,6 +364,24 @@ def test_email_arrives_with_recipient_subject_and_body_rendered_from_the_instanc
     assert mail.message["Message-ID"].endswith("@shop.example>")
 
 
+def test_an_email_goes_to_whoever_started_the_instance_by_their_name(app, login, box):
+    sam = login("sam")
+    body = "{{ instance.business_key }} ({{ instance.workflow_key }}) is {{ instance.status }}"
+    key = publish(
+        login("admin"),
+        linear(
+            "mail-starter", notify_step("email", "user:{{ instance.started_by }}", "Yours", body)
+        ),
+    )
+    started = sam.post(f"/api/workflows/{key}/instances", json={"data": CUSTOMER})
+    assert started.status_code == 201, started.text
+    tick(app.state.worker, now=datetime.now(UTC))
+
+    (mail,) = box.received
+    assert mail.rcpt_tos == ["sam@stepwise.example"]
+    assert mail.text == "N-1 (mail-starter) is running\n"
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1, made with the openssl command."""

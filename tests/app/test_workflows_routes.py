@@ -361,3 +361,43 @@ def test_publishing_an_unchanged_draft_is_refused_and_makes_no_version(login: Lo
     saved = admin.put("/api/workflows/simple/draft", json={"draft": renamed, "revision": revision})
     assert saved.status_code == 200, saved.text
     assert admin.post("/api/workflows/simple/publish").json()["version"] == 2
+
+
+def test_a_written_out_address_its_channel_cannot_send_to_is_a_warning(login: Login) -> None:
+    def to(channel: str, address: str) -> dict[str, Any]:
+        return {
+            "id": "tell",
+            "type": "notify",
+            "name": "Tell",
+            "channel": channel,
+            "to": address,
+            "body": "Hi",
+        }
+
+    def warned(step: dict[str, Any]) -> list[str]:
+        draft = simple()
+        draft["nodes"].insert(1, step)
+        draft["edges"] = [
+            {"id": "e1", "from": "start", "to": "tell"},
+            {"id": "e0", "from": "tell", "to": "check"},
+            {"id": "e2", "from": "check", "to": "end"},
+        ]
+        found = login("admin").post("/api/workflows/validate", json={"definition": draft}).json()
+        problems = found["problems"] if isinstance(found, dict) else found
+        return [p["message"] for p in problems if p["code"] == "bad_address"]
+
+    (message,) = warned(to("email", "dana"))
+    assert (
+        message
+        == "Tell: 'dana' is not an address for email: write an email address, or user:<name> for a person's own address"
+    )
+    assert warned(to("sms", "walt")) != []
+    assert warned(to("inbox", "walt")) != []
+    for fine in (
+        to("email", "user:dana"),
+        to("email", "ops@shop.example"),
+        to("email", "user:{{ instance.started_by }}"),
+        to("sms", "+49 151 000"),
+        to("inbox", "role:warehouse"),
+    ):
+        assert warned(fine) == [], fine

@@ -180,6 +180,8 @@ export function TemplateField({ label, hint, issues = [], value, onChange, multi
               {f}
             </option>
           ))}
+          <option value="instance.started_by">instance.started_by (who started it)</option>
+          <option value="instance.business_key">instance.business_key</option>
           <option value="instance.id">instance.id</option>
           <option value="tracking_url">tracking_url</option>
         </select>
