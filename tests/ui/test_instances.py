@@ -223,3 +223,24 @@ def test_the_uploader_deletes_a_document_from_the_instance_page_after_confirming
     gone = call(server, "sam", "GET", f"/api/documents/{attached['wrong-invoice.pdf']}")
     assert gone.status_code == 404
     assert sam.errors == []
+
+
+def test_an_admin_corrects_an_instances_data_with_a_reason(server, page_as):
+    _, instance_id, _ = order_at_pick(server)
+    admin = page_as("admin")
+    admin.goto(f"/instances/{instance_id}")
+    admin.get_by_role("button", name="Correct data…").click()
+    dialog = admin.get_by_role("dialog", name="Correct this instance's data")
+    data = dialog.get_by_label("Data (JSON)")
+    data.fill('{"total": 25')
+    dialog.get_by_label("Reason (kept in the audit log)").fill("The shop sent the wrong total")
+    dialog.get_by_role("button", name="Save the data").click()
+    expect(dialog).to_contain_text("not valid JSON yet")
+    data.fill('{"total": 25}')
+    dialog.get_by_role("button", name="Save the data").click()
+    expect(dialog).to_have_count(0)
+    expect(admin.get_by_role("region", name="Data")).to_contain_text("25")
+    stored = call(server, "admin", "GET", f"/api/instances/{instance_id}").json()
+    assert stored["data"]["total"] == 25
+    assert stored["data"]["order_id"].startswith("UI-")  # the rest stays as it was
+    assert admin.errors == []
