@@ -617,3 +617,20 @@ def test_publishing_waits_while_a_json_field_does_not_parse(
         "type": "object"
     }
     assert page.errors == []
+
+
+def test_after_a_drag_enter_on_the_palette_adds_a_step_at_once(
+    page_as: Any, admin_api: httpx.Client
+) -> None:
+    page = page_as("admin")
+    key = f"drag-{uuid.uuid4().hex[:6]}"
+    made = admin_api.post("/api/workflows", json={"key": key, "name": "Drag"})
+    assert made.status_code == 201, made.text
+    _open_designer(page, key)
+    box = _canvas_box(page)
+    _drag_from_palette(page, "user_task", box["width"] / 2, box["height"] / 3)
+    expect(page.locator(".react-flow__node")).to_have_count(3)
+    page.locator(".wf-palette-item[data-type='approval']").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".react-flow__node")).to_have_count(4)
+    assert page.errors == []

@@ -26,7 +26,10 @@ interface Drag {
 function PaletteComponent({ disabled, onAdd, accepts }: Props) {
   const [drag, setDrag] = useState<Drag | null>(null);
   const dragRef = useRef<Drag | null>(null);
-  const suppressClick = useRef(false);
+  // The click a browser sends after a drag that ends on the palette button itself; a drag
+  // ending on the canvas sends none, so this only holds for a moment (else it would swallow
+  // the next, real click or Enter).
+  const suppressClickUntil = useRef(0);
 
   function begin(event: ReactPointerEvent<HTMLButtonElement>, type: NodeType) {
     if (disabled || event.button !== 0) return;
@@ -48,7 +51,7 @@ function PaletteComponent({ disabled, onAdd, accepts }: Props) {
       dragRef.current = null;
       setDrag(null);
       if (cur?.moved) {
-        suppressClick.current = true;
+        suppressClickUntil.current = performance.now() + 400;
         const point = { x: e.clientX, y: e.clientY };
         if (accepts(point)) onAdd(cur.type, point);
       }
@@ -83,11 +86,10 @@ function PaletteComponent({ disabled, onAdd, accepts }: Props) {
                   aria-label={`${k.label}: ${k.help}`}
                   style={{ "--kind": k.color } as React.CSSProperties}
                   onPointerDown={(e) => begin(e, k.type)}
-                  onClick={() => {
-                    if (suppressClick.current) {
-                      suppressClick.current = false;
-                      return;
-                    }
+                  onClick={(e) => {
+                    // e.detail is 0 for a click from the keyboard (Enter, Space): never a drag's
+                    if (e.detail > 0 && performance.now() < suppressClickUntil.current) return;
+                    suppressClickUntil.current = 0;
                     onAdd(k.type);
                   }}
                 >

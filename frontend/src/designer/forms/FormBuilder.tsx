@@ -93,7 +93,8 @@ export function FormBuilder({ node, form, ui, supportsUi, onChange, issues }: Pr
                   <span>Type</span>
                   <select value={f.type} disabled={readOnly || f.type === "custom"} onChange={(e) => setField(i, { type: e.target.value as FieldType })}>
                     {f.type === "custom" && <option value="custom">Custom (JSON)</option>}
-                    {FIELD_TYPES.map((t) => (
+                    {/* long text is a display hint (uiSchema) that only user tasks keep */}
+                    {FIELD_TYPES.filter((t) => supportsUi || t.type !== "longtext").map((t) => (
                       <option key={t.type} value={t.type}>
                         {t.label}
                       </option>
