@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets as random_secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -42,6 +43,7 @@ from app.services import deadletters, messages
 from app.services.records import audit
 from app.services.runner import DefinitionCache
 from app.services.signatures import SignatureError, delivery_id, sign, verify
+from designer import sample_for
 from engine import CommandError, ExpressionError, compile_expression
 
 router = APIRouter(tags=["webhooks"], responses=ERRORS, dependencies=[Depends(refuse_nul)])
@@ -65,6 +67,8 @@ class SecretOut(BaseModel):
     secret: str | None = None
     """Shown once, when it is created."""
     example: dict[str, str] | None = None
+    """The headers of a signed example delivery of ``example_body``, made when it is created."""
+    example_body: str | None = None
 
 
 Expression = Annotated[str, Field(min_length=1, max_length=1000, pattern=NO_NUL)]
@@ -283,6 +287,7 @@ def _secret_out(
     *,
     shown: str | None = None,
     example: dict[str, str] | None = None,
+    example_body: bytes | None = None,
 ) -> SecretOut:
     return SecretOut(
         id=row.id,
@@ -292,7 +297,34 @@ def _secret_out(
         revoked_at=row.revoked_at,
         secret=shown,
         example=example,
+        example_body=example_body.decode() if example_body is not None else None,
     )
+
+
+_BODY_PATH = re.compile(r"^\s*body((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*$")
+
+
+def example_body(data_schema: dict[str, Any] | None, mapping: dict[str, str]) -> bytes:
+    """A delivery body the workflow would start from: sample values for its data schema, put
+    where the mapping reads them (``body.customer.email``); without a mapping, the sample
+    data itself. A field whose mapping is more than a path into the body is left out."""
+    sample = sample_for(data_schema) if data_schema else {}
+    data = sample if isinstance(sample, dict) else {}
+    body: dict[str, Any] = {}
+    if not mapping:
+        body = data or {"order_id": "A-1"}
+    for field, source in mapping.items():
+        found = _BODY_PATH.match(source)
+        if found is None:
+            continue
+        *parents, last = found.group(1).lstrip(".").split(".")
+        cursor = body
+        for part in parents:
+            child = cursor.get(part)
+            cursor[part] = child if isinstance(child, dict) else {}
+            cursor = cursor[part]
+        cursor[last] = data.get(field, "sample")
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _new_secret() -> str:
@@ -321,8 +353,23 @@ def create_secret(key: str, request: Request, session: SessionDep, me: AdminUser
     audit(session, "webhook.secret_created", actor=me.username, now=now, workflow=key)
     session.commit()
     scheme = trigger.webhook.scheme if trigger.webhook else "generic"
-    example = sign(scheme, value, b'{"order_id": "A-1"}', now=now)
-    return _secret_out(row, shown=value, example=example)
+    body = example_body(
+        _data_schema(session, _cache(request), key),
+        trigger.webhook.mapping if trigger.webhook else {},
+    )
+    example = sign(scheme, value, body, now=now)
+    return _secret_out(row, shown=value, example=example, example_body=body)
+
+
+def _data_schema(session: Session, cache: DefinitionCache, key: str) -> dict[str, Any] | None:
+    """The data schema of ``key``'s published version, or of its draft before the first."""
+    workflow = session.get(Workflow, key)
+    if workflow is None:
+        return None
+    if workflow.published_version is not None:
+        return cache.get(session, key, workflow.published_version).definition.data
+    data = workflow.draft.get("data") if isinstance(workflow.draft, dict) else None
+    return data if isinstance(data, dict) else None
 
 
 @router.delete(

@@ -53,6 +53,7 @@ from engine import (
     add_duration,
     compile_expression,
 )
+from engine.expressions import MissingNameError
 from engine.model import ReceiveNode
 
 HELD = "held"
@@ -119,6 +120,12 @@ def evaluate(label: str, source: str, names: Mapping[str, Any]) -> Any:
     """``source`` over ``names``; 422 ``invalid_payload`` naming ``label`` when it fails."""
     try:
         return compile_expression(source).evaluate(dict(names))
+    except MissingNameError as exc:  # what the sender left out, not what the instance lacks
+        raise ApiError(
+            422,
+            "invalid_payload",
+            f"{label}: the delivery has no {exc.name!r} (mapping {source!r})",
+        ) from None
     except ExpressionError as exc:
         raise ApiError(
             422, "invalid_payload", f"{label}: {exc.message} (mapping {source!r})"

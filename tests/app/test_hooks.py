@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +57,31 @@ def test_a_signed_order_starts_the_workflow_with_its_payload_mapped(login, anony
     assert instance["data"]["order_id"] == "W-1"
     assert "extra" not in instance["data"]
     assert instance["stage"] == "Received"
+
+
+def test_a_new_secrets_signed_example_starts_the_workflow_as_it_is(login, anonymous):
+    admin = login("admin")
+    made = admin.post("/api/admin/webhooks/order-management/secrets").json()
+    body = json.loads(made["example_body"])
+    assert set(body) == {"order_id", "customer", "items", "total", "payment"}  # where it maps
+    sent = anonymous.post(
+        "/hooks/order-management",
+        content=made["example_body"].encode(),
+        headers={"content-type": "application/json", **made["example"]},
+    )
+    assert sent.status_code == 202, sent.text
+    instance = admin.get(f"/api/instances/{sent.json()['instance_id']}").json()
+    assert instance["data"]["customer"] == body["customer"]
+
+
+def test_a_delivery_missing_a_mapped_field_says_the_delivery_lacks_it(login, anonymous):
+    admin = login("admin")
+    secret = secret_for(admin, "order-management")
+    r = deliver(anonymous, "order-management", "generic", secret, {"order_id": "A-1"})
+    assert r.status_code == 422, r.text
+    message = r.json()["error"]["message"]
+    # the first field it misses (PostgreSQL keeps a mapping's keys in its own order)
+    assert re.fullmatch(r"(\w+): the delivery has no 'body\.\1' \(mapping 'body\.\1'\)", message)
 
 
 @pytest.mark.parametrize("scheme", ["github", "shopify", "stripe"])

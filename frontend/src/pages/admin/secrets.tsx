@@ -14,6 +14,8 @@ export interface Secret {
   revoked_at: string | null;
   secret: string | null;
   example: Record<string, string> | null;
+  /** The body the example signs (a workflow's: sample data where its mapping reads it). */
+  example_body?: string | null;
 }
 
 export const SCHEMES: Record<string, string> = {
@@ -56,9 +58,9 @@ export function SecretsPanel({ base, name, url, scheme, exampleBody }: { base: s
           <CopyField label="Secret" value={made.secret} />
           {made.example && (
             <>
-              <CopyField label="Signature example" value={curlExample(url, made.example, exampleBody)} rows={Object.keys(made.example).length + 3} />
+              <CopyField label="Signature example" value={curlExample(url, made.example, made.example_body ?? exampleBody)} rows={Object.keys(made.example).length + 3} />
               <p className="hint">
-                The example signs the body {exampleBody} at {formatTime(made.created_at)}
+                The example signs the body {made.example_body ?? exampleBody} at {formatTime(made.created_at)}
                 {scheme === "generic" || scheme === "stripe" ? "; its timestamp is accepted for 5 minutes." : "."}
               </p>
             </>
