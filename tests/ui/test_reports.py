@@ -131,3 +131,11 @@ def test_reports_are_for_managers_and_admins(page_as):
     walt = page_as("walt")
     walt.goto("/reports")
     expect(walt.get_by_role("heading", name="Reports are for managers and admins")).to_be_visible()
+
+
+def test_a_from_day_after_the_to_day_says_so_instead_of_showing_old_figures(page_as):
+    admin = page_as("admin")
+    admin.goto("/reports?from=2026-05-10&to=2026-05-01")
+    expect(admin.get_by_role("alert")).to_contain_text("“From” (2026-05-10) is after “To”")
+    expect(admin.get_by_role("region", name="Standard reports")).to_have_count(0)
+    assert admin.errors == []

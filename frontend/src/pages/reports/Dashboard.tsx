@@ -47,7 +47,7 @@ function Throughput({ params, period }: { params: Params; period: Period }) {
   const all = { ...params, period };
   const report = useReport("throughput", all);
   const title = "Instances started and finished";
-  if (!report.data) return <Loading title={title} error={report.error} />;
+  if (!report.data || report.error) return <Loading title={title} error={report.error} />;
   const rows = report.data.rows;
   const kinds = report.data.columns.filter((c) => c !== "period" && (c === "started" || c === "completed" || rows.some((r) => num(r[c]) > 0)));
   const started = rows.reduce((n, r) => n + num(r.started), 0);
@@ -72,7 +72,7 @@ function Throughput({ params, period }: { params: Params; period: Period }) {
 function CycleTime({ params }: { params: Params }) {
   const report = useReport("cycle-time", params);
   const title = "Cycle time";
-  if (!report.data) return <Loading title={title} error={report.error} />;
+  if (!report.data || report.error) return <Loading title={title} error={report.error} />;
   const s = report.data.summary ?? {};
   const bins: Bin[] = report.data.rows.map((r) => ({ label: text(r.bucket), from: num(r.from_s), to: typeof r.to_s === "number" ? r.to_s : null, count: num(r.instances) }));
   const count = num(s.instances);
@@ -109,7 +109,7 @@ function StepHeat({ params, workflow, version }: { params: Params; workflow: Wor
       </div>
     );
   }
-  if (!report.data || definition.loading) return <Loading title={title} error={report.error ?? definition.error} />;
+  if (!report.data || report.error || definition.loading) return <Loading title={title} error={report.error ?? definition.error} />;
   const times: StepTime[] = report.data.rows.map((r) => ({ step: text(r.step), name: text(r.name), tasks: num(r.tasks), avg_s: typeof r.avg_s === "number" ? r.avg_s : null, p50_s: typeof r.p50_s === "number" ? r.p50_s : null, p90_s: typeof r.p90_s === "number" ? r.p90_s : null }));
   const rows = report.data.rows.map((r) => report.data!.columns.map((c) => (typeof r[c] === "number" ? (r[c] as number) : text(r[c]))));
   const display = times.map((t) => [params.workflow ?? "", t.step, t.name, t.tasks, duration(t.avg_s ?? 0), duration(t.p50_s ?? 0), duration(t.p90_s ?? 0)]);
@@ -124,7 +124,7 @@ function SlaBars({ params, by }: { params: Params; by: "step" | "person" }) {
   const all = { ...params, by };
   const report = useReport("sla", all);
   const title = `SLA breaches per ${by}`;
-  if (!report.data) return <Loading title={title} error={report.error} />;
+  if (!report.data || report.error) return <Loading title={title} error={report.error} />;
   const rows = report.data.rows;
   const data = rows.map((r) => ({ label: by === "step" ? text(r.name) : text(r.person), value: num(r.rate), note: `${percent(num(r.rate))} (${num(r.breached)} of ${num(r.with_due)})` }));
   const late = rows.reduce((n, r) => n + num(r.breached), 0);
@@ -146,7 +146,7 @@ function OpenWork({ params, by }: { params: Params; by: "person" | "role" }) {
   const all = { workflow: params.workflow, version: params.version, by };
   const report = useReport("open-work", all);
   const title = `Open work per ${by}`;
-  if (!report.data) return <Loading title={title} error={report.error} />;
+  if (!report.data || report.error) return <Loading title={title} error={report.error} />;
   const rows = report.data.rows;
   const data = rows.map((r) => ({ label: text(r[by]), value: num(r.open), note: `${num(r.open)} open${num(r.overdue) ? `, ${num(r.overdue)} overdue` : ""}${by === "role" && num(r.unassigned) ? `, ${num(r.unassigned)} unclaimed` : ""}` }));
   return (
@@ -173,7 +173,7 @@ function StageFunnel({ params, name }: { params: Params; name: string }) {
       </div>
     );
   }
-  if (!report.data) return <Loading title={title} error={report.error} />;
+  if (!report.data || report.error) return <Loading title={title} error={report.error} />;
   const started = num(report.data.summary?.started);
   const rows = report.data.rows;
   return (
@@ -296,6 +296,9 @@ export default function Dashboard() {
         <p className="hint">Days are UTC, both included. Each chart has its numbers in a table and as CSV.</p>
       </form>
       <Pinned today={today} />
+      {from > to ? (
+        <ErrorNote error={`“From” (${from}) is after “To” (${to}): choose a From day on or before the To day to see the reports.`} />
+      ) : (
       <section aria-label="Standard reports" className="report-section">
         <div className="chart-grid">
           <Throughput params={params} period={period} />
@@ -308,6 +311,7 @@ export default function Dashboard() {
           <StageFunnel params={params} name={name} />
         </div>
       </section>
+      )}
     </div>
   );
 }
