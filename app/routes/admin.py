@@ -406,9 +406,15 @@ def set_password(
 
 @router.get("/roles", response_model=list[RoleOut])
 def list_roles(session: SessionDep, me: CurrentUser) -> list[RoleOut]:
-    """Every role with its member count; anyone logged in may list them (the designer does)."""
+    """Every role with its count of active members; anyone logged in may list them (the
+    designer does)."""
     counts: dict[str, int] = dict(
-        session.execute(select(Membership.role, func.count()).group_by(Membership.role)).all()
+        session.execute(
+            select(Membership.role, func.count())
+            .join(User, User.id == Membership.user_id)
+            .where(User.is_active)
+            .group_by(Membership.role)
+        ).all()
     )
     return [
         RoleOut(

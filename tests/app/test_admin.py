@@ -246,6 +246,11 @@ def test_roles_are_listed_with_member_counts_for_anyone_logged_in(login: Login) 
     roles = {r["name"]: r for r in login("walt").get("/api/admin/roles").json()}
     assert roles["warehouse"]["members"] == 3
     assert roles["admin"]["members"] == 1
+    # a deactivated person is no longer counted among a role's members
+    admin = login("admin")
+    assert admin.patch("/api/admin/users/wendy", json={"is_active": False}).status_code == 200
+    after = {r["name"]: r for r in admin.get("/api/admin/roles").json()}
+    assert after["warehouse"]["members"] == 2
     assert roles["admin"]["builtin"] is True
     assert roles["support"]["builtin"] is False
 
