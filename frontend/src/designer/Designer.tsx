@@ -167,7 +167,7 @@ function Editor({ loaded, workflowKey, onReload }: { loaded: Loaded; workflowKey
   const [history] = useState(() => new History(loaded.def));
   const { present: def, past, future } = useHistory(history);
   const canvas = useRef<CanvasApi | null>(null);
-  const directory = useDirectory();
+  const directory = useDirectory(isAdmin);
   const [selection, setSelection] = useState<Selection>({ nodes: [], edges: [] });
   // The selection as the canvas last reported it, for key presses that come before a re-render.
   const selectionRef = useRef(selection);

@@ -10,7 +10,7 @@ import type { SaveState } from "./Toolbar";
 import type { Definition, Issue } from "./types";
 
 /** Users (admins only — others type names), roles, calendars, tables and published workflows. */
-export function useDirectory(): Directory {
+export function useDirectory(admin: boolean): Directory {
   const [dir, setDir] = useState<Directory>({ users: null, roles: [], calendars: [], tables: [], workflows: [] });
   useEffect(() => {
     let live = true;
@@ -23,7 +23,8 @@ export function useDirectory(): Directory {
           return null;
         });
     void Promise.all([
-      names<{ username: string; is_active?: boolean }>("/api/admin/users", (u) => (u.is_active === false ? null : u.username)),
+      // only admins may list users: others are not sent to be refused (a console error each time)
+      admin ? names<{ username: string; is_active?: boolean }>("/api/admin/users", (u) => (u.is_active === false ? null : u.username)) : Promise.resolve(null),
       names<{ name: string }>("/api/admin/roles", (r) => r.name),
       names<{ name: string }>("/api/calendars", (c) => c.name),
       names<{ name: string }>("/api/tables", (t) => t.name),
@@ -34,7 +35,7 @@ export function useDirectory(): Directory {
     return () => {
       live = false;
     };
-  }, []);
+  }, [admin]);
   return dir;
 }
 
