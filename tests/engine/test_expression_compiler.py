@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -140,15 +141,31 @@ def _param_id(source: str) -> str:
     return repr(source[:30]) + (f"..[{len(source)}]" if len(source) > 30 else "")
 
 
-@pytest.mark.parametrize("source", ESCAPES, ids=_param_id)
-def test_escape_attempt_is_refused_quickly(source: str) -> None:
-    # The processor time of this thread: what the refusal costs, not how long a loaded
-    # machine kept the test waiting for a core (which made the wall clock flaky here).
-    started = time.thread_time()
+def _cost(work: Callable[[], object], limit: float = 0.1) -> float:
+    """The processor time of this thread that ``work`` takes: what it costs, not how long a
+    loaded machine kept the test waiting for a core (which made the wall clock flaky here).
+    The best of up to three tries, as timeit takes the best: a collection of the test
+    process's whole heap that happens to fall in one try (a 0.55 s pause once in CI, for a
+    refusal that takes 6 ms) is not what the work costs."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.thread_time()
+        work()
+        best = min(best, time.thread_time() - started)
+        if best < limit:
+            break
+    return best
+
+
+def _refuse(source: str) -> None:
     with pytest.raises(ExpressionError):
         # Bypass the cache so that the compilation is measured too.
         compile_expression.__wrapped__(source).evaluate(DATA, now=NOW, context=CONTEXT)
-    assert time.thread_time() - started < 0.1
+
+
+@pytest.mark.parametrize("source", ESCAPES, ids=_param_id)
+def test_escape_attempt_is_refused_quickly(source: str) -> None:
+    assert _cost(lambda: _refuse(source)) < 0.1
 
 
 def _secret() -> str:
@@ -206,14 +223,14 @@ def test_objects_in_data_cannot_be_called_or_inspected(source: str) -> None:
     ],
 )
 def test_large_but_allowed_values_are_fast(source: str) -> None:
-    started = time.thread_time()  # processor time: see test_escape_attempt_is_refused_quickly
-    compile_expression.__wrapped__(source).evaluate(DATA)
-    assert time.thread_time() - started < 0.1
+    assert _cost(lambda: compile_expression.__wrapped__(source).evaluate(DATA)) < 0.1
 
 
 def test_total_work_of_one_evaluation_is_bounded() -> None:
     source = "len([" + ", ".join(["[0] * 99999"] * 15) + "])"
-    started = time.thread_time()
-    with pytest.raises(ExpressionEvalError, match="too many list items"):
-        ev(source)
-    assert time.thread_time() - started < 0.1
+
+    def refuse() -> None:
+        with pytest.raises(ExpressionEvalError, match="too many list items"):
+            ev(source)
+
+    assert _cost(refuse) < 0.1
