@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Membership, Outbox, Task, User
+from app.db.models import Membership, Task, User
 from app.services.access import away
-from app.services.records import notify
+from app.services.records import notify, queue_notification
 
 MAX_RECIPIENTS = 100
 """A pool task's notices go to at most this many of its people (the first by user name): a
@@ -97,27 +97,20 @@ def tell(
         else []
     )
     for person in people:
-        session.add(
-            Outbox(
-                instance_id=instance_id,
-                kind="send_notification",
-                idempotency_key=f"{key}:email:{person}"[:200],
-                payload={
-                    "channel": "email",
-                    "to": f"user:{person}",
-                    "subject": title,
-                    "body": body,
-                    "data": {},
-                    "instance_id": instance_id,
-                    "task_id": task_id,
-                    "person": person,
-                    "literal": True,
-                    "link": True,
-                },
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+        email = {
+            "channel": "email",
+            "to": f"user:{person}",
+            "subject": title,
+            "body": body,
+            "data": {},
+            "instance_id": instance_id,
+            "task_id": task_id,
+            "person": person,
+            "literal": True,
+            "link": True,
+        }
+        email_key = f"{key}:email:{person}"[:200]
+        queue_notification(session, email, key=email_key, now=now, instance_id=instance_id)
 
 
 def queue(
@@ -155,26 +148,19 @@ def queue(
                     subject = f"Reminder: {subject or '{{ task.name }}'}"
                 else:
                     body = f"Reminder: {body}"
-            session.add(
-                Outbox(
-                    instance_id=task.instance_id,
-                    kind="send_notification",
-                    idempotency_key=f"notice:{task.id}:{occasion}{i}:{person}",
-                    payload={
-                        "channel": channel,
-                        "to": notice.get("to") or f"user:{person}",
-                        "subject": subject,
-                        "body": body,
-                        "data": data,
-                        "node": task.node,
-                        "instance_id": task.instance_id,
-                        "task_id": task.id,
-                        "person": person,
-                    },
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+            payload = {
+                "channel": channel,
+                "to": notice.get("to") or f"user:{person}",
+                "subject": subject,
+                "body": body,
+                "data": data,
+                "node": task.node,
+                "instance_id": task.instance_id,
+                "task_id": task.id,
+                "person": person,
+            }
+            key = f"notice:{task.id}:{occasion}{i}:{person}"
+            queue_notification(session, payload, key=key, now=now, instance_id=task.instance_id)
     return len(people) * len(notices)
 
 

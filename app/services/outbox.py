@@ -729,20 +729,23 @@ def _notify(
         row = session.get(Outbox, row_id)
         if row is None:
             return
-        context = _context(worker, row, payload.get("data", {}), session)
+        # the service's own text is final, not a template: nothing to look up for it
+        literal = bool(payload.get("literal"))
+        context = _context(worker, row, payload.get("data", {}), None if literal else session)
         key = row.idempotency_key
         to = str(payload.get("to", ""))
         # a task notice is for one person (``person``), whatever address it goes to
         person = payload.get("person") or (
             to.removeprefix("user:") if to.startswith("user:") else None
         )
-        if payload.get("person"):
+        if payload.get("person") and not literal:
             context["person"] = notices.person(session, str(payload["person"]))
         stored_brand = tracking.stored_brand(session) if payload.get("channel") == "email" else None
-        task = session.get(Task, payload["task_id"]) if payload.get("task_id") else None
+        task_id = payload.get("task_id")
         public = worker.settings.extra.get("public_url", "").rstrip("/")
-        task_url = f"{public}/tasks/{task.id}" if task is not None else None
-        if task is not None and not payload.get("literal"):
+        task_url = f"{public}/tasks/{task_id}" if task_id else None
+        task = session.get(Task, task_id) if task_id and not literal else None
+        if task is not None:
             # {{ task.links.approve }}: signed, single-use action links
             context["task"] = actionlinks.task_context(session, task, now, user=person)
             context["task"]["url"] = task_url
@@ -750,7 +753,7 @@ def _notify(
     channel = str(payload["channel"])
     # the service's own notifications are final text (they quote what people typed); only a
     # workflow's notify step has templates
-    shown = (lambda value, _: value) if payload.get("literal") else render
+    shown = (lambda value, _: value) if literal else render
     try:
         to = str(shown(payload["to"], context))
         subject = str(shown(payload.get("subject") or "", context))

@@ -118,12 +118,26 @@ def notify(
     """Queue an in-app notification for ``user:<name>`` or ``role:<name>`` through the outbox.
     ``title`` and ``body`` are final text, not templates: they quote what people typed (a task
     name, an out-of-office note), which must show as typed, ``{{`` and all."""
+    payload = _inbox_payload(to, title, body, instance_id=instance_id, task_id=task_id)
+    queue_notification(session, payload, key=key, now=now, instance_id=instance_id)
+
+
+def queue_notification(
+    session: Session,
+    payload: dict[str, Any],
+    *,
+    key: str,
+    now: datetime,
+    instance_id: str | None,
+) -> None:
+    """An outbox row for the outbox worker to send now: ``payload`` says the channel, the
+    address and the text (see ``app.services.outbox._notify``); ``key`` makes it once."""
     session.add(
         Outbox(
             instance_id=instance_id,
             kind="send_notification",
             idempotency_key=key,
-            payload=_inbox_payload(to, title, body, instance_id=instance_id, task_id=task_id),
+            payload=payload,
             next_attempt_at=now,
             created_at=now,
         )

@@ -291,7 +291,7 @@ function Editor({ loaded, workflowKey, onReload }: { loaded: Loaded; workflowKey
       const d = history.present;
       const id = uniqueId(KIND[type].idBase, new Set(d.nodes.map((n) => n.id)));
       const at = api_.toCanvas(client);
-      const spot = client ? { x: Math.round(at.x / 20) * 20, y: Math.round(at.y / 20) * 20 } : freeSpot(d, at, 20, sizeOf(type));
+      const spot = client ? { x: Math.round(at.x / 20) * 20, y: Math.round(at.y / 20) * 20 } : freeSpot(d, at, sizeOf(type));
       commit((x) => addNode(x, makeNode(type, id, me?.username ?? "admin"), spot));
       api_.select([id]);
     },

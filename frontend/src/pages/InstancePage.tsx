@@ -1,7 +1,7 @@
 // One instance: its diagram with the path taken, stages, data, documents, comments, open tasks,
 // the audit log, and (for admins) cancel / suspend / resume and incident retry / skip.
 // A document can be deleted by whoever uploaded it while the instance runs, and by admins.
-import { useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 
 import { api, ApiError, errorText } from "../api";
@@ -9,7 +9,7 @@ import { useAuth } from "../auth";
 import { ErrorNote, formatTime, PageHeader, Spinner } from "../components/ui";
 import { useDocumentTitle } from "../components/useDocumentTitle";
 import { useLoad } from "../components/useLoad";
-import { Comments, ConfirmDialog, DataView, Dialog, holder, StatusBadge } from "./work/parts";
+import { Comments, ConfirmDialog, DataView, holder, StatusBadge } from "./work/parts";
 import { PathDiagram } from "./work/PathDiagram";
 import type { AuditOut, DocumentOut, IncidentOut, InstanceOut, PathOut, VersionOut } from "./work/types";
 import "./work/work.css";
@@ -388,65 +388,36 @@ export default function InstancePage() {
  * (`POST /api/instances/{id}/data`), audited with the reason; then Retry runs the step again. */
 function CorrectDataDialog({ open, data, path, version, onDone, onClose }: { open: boolean; data: Record<string, unknown>; path: string; version: number; onDone: () => void; onClose: () => void }) {
   const [text, setText] = useState("");
-  const [reason, setReason] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [shownFor, setShownFor] = useState(false);
-  if (open && !shownFor) {
-    setShownFor(true);
-    setText(JSON.stringify(data, null, 2));
-    setReason("");
-    setError(null);
-  }
-  if (!open && shownFor) setShownFor(false);
+  useEffect(() => {
+    if (open) setText(JSON.stringify(data, null, 2));
+  }, [open]); // eslint-disable-line react-hooks/exhaustive-deps -- the data as it is when opened
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function save(reason: string) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      setError("That is not valid JSON yet: check the quotes, commas and brackets.");
-      return;
+      throw new Error("That is not valid JSON yet: check the quotes, commas and brackets.");
     }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      setError("The data is an object: { \"field\": value, … }.");
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
-      await api.post(path, { data: parsed, reason: reason.trim(), version });
-      onDone();
-      onClose();
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error('The data is an object: { "field": value, … }.');
+    await api.post(path, { data: parsed, reason, version });
+    onDone();
   }
   return (
-    <Dialog title="Correct this instance's data" open={open} onClose={onClose}>
-      <form onSubmit={submit} className="dialog-form">
-        <p className="hint">The fields here are merged into the data: a field you change is replaced, one you leave out stays as it is. Then retry the step that failed.</p>
-        <label>
-          Data (JSON)
-          <textarea className="mono" rows={12} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} />
-        </label>
-        <label>
-          Reason (kept in the audit log)
-          <textarea rows={2} value={reason} onChange={(e) => setReason(e.target.value)} maxLength={2000} required />
-        </label>
-        <ErrorNote error={error} />
-        <div className="dialog-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy || !reason.trim()}>
-            Save the data
-          </button>
-        </div>
-      </form>
-    </Dialog>
+    <ConfirmDialog
+      title="Correct this instance's data"
+      message="The fields here are merged into the data: a field you change is replaced, one you leave out stays as it is. Then retry the step that failed."
+      confirmLabel="Save the data"
+      open={open}
+      withReason
+      reasonRequired
+      onConfirm={save}
+      onClose={onClose}
+    >
+      <label>
+        Data (JSON)
+        <textarea className="mono" rows={12} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} />
+      </label>
+    </ConfirmDialog>
   );
 }

@@ -190,7 +190,7 @@ export function paste(def: Definition, clip: Clip, offset: Point): { def: Defini
 }
 
 /** A free spot near `at`: nodes dropped on top of each other would hide one another. */
-export function freeSpot(def: Definition, at: Point, grid = 20, size = SIZE.box): Point {
+export function freeSpot(def: Definition, at: Point, size = SIZE.box, grid = 20): Point {
   const gap = 24;
   const boxes = def.nodes.flatMap((n) => {
     const p = def.layout[n.id];

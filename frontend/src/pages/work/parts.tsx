@@ -187,8 +187,10 @@ export function ConfirmDialog({
   open,
   danger,
   withReason,
+  reasonRequired,
   onConfirm,
   onClose,
+  children,
 }: {
   title: string;
   message: ReactNode;
@@ -196,8 +198,13 @@ export function ConfirmDialog({
   open: boolean;
   danger?: boolean;
   withReason?: boolean;
+  /** The confirm button waits for a reason. */
+  reasonRequired?: boolean;
+  /** Throws to stay open with the error (a refusal, or what was filled in does not do). */
   onConfirm: (reason: string) => Promise<void>;
   onClose: () => void;
+  /** Fields of the action itself, between the message and the reason. */
+  children?: ReactNode;
 }) {
   const [reason, setReason] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -225,10 +232,11 @@ export function ConfirmDialog({
     <Dialog title={title} open={open} onClose={onClose}>
       <form onSubmit={submit} className="dialog-form">
         <p>{message}</p>
+        {children}
         {withReason && (
           <label>
             Reason (kept in the audit log)
-            <textarea rows={2} value={reason} onChange={(e) => setReason(e.target.value)} maxLength={2000} />
+            <textarea rows={2} value={reason} onChange={(e) => setReason(e.target.value)} maxLength={2000} required={reasonRequired} />
           </label>
         )}
         <ErrorNote error={error} />
@@ -236,7 +244,7 @@ export function ConfirmDialog({
           <button type="button" onClick={onClose}>
             Keep it
           </button>
-          <button type="submit" className={danger ? "primary danger-fill" : "primary"} disabled={busy}>
+          <button type="submit" className={danger ? "primary danger-fill" : "primary"} disabled={busy || (reasonRequired && !reason.trim())}>
             {confirmLabel}
           </button>
         </div>
