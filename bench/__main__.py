@@ -11,6 +11,7 @@ from bench import (
     api_bench,
     designer_bench,
     engine_bench,
+    floor_bench,
     hooks_bench,
     inbox_bench,
     reports_bench,
@@ -23,6 +24,7 @@ SUITES["inbox"] = inbox_bench.run
 SUITES["designer"] = designer_bench.run
 SUITES["reports"] = reports_bench.run
 SUITES["hooks"] = hooks_bench.run
+SUITES["floor"] = floor_bench.run
 
 
 def main() -> None:
