@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.settings import SettingsError
 from designer import Scenario, sample_for, simulate
 from designer.templates import TEMPLATES_DIR
 from engine import DefinitionError, EngineError, has_errors, parse_definition, validate
@@ -255,7 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except SettingsError as exc:
+        print(f"stepwise: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

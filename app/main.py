@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the pool the routes' blocking code runs in; anyio keeps one per event loop
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         scheduler = start_scheduler(app) if settings.run_scheduler else None
         yield
         if scheduler is not None:

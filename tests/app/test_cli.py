@@ -95,3 +95,12 @@ def test_simulate_with_data_the_start_refuses_says_so_without_a_traceback(
     vacation = ORDER_TEMPLATE.parent / "vacation-request.json"
     assert main(["simulate", str(vacation), "--data", str(data)]) == 1
     assert "could not start" in capsys.readouterr().out
+
+
+def test_serve_with_a_bad_setting_says_which_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    monkeypatch.setenv("STEPWISE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STEPWISE_REQUEST_THREADS", "lots")
+    assert main(["serve", "--port", "8999"]) == 2
+    assert "STEPWISE_REQUEST_THREADS must be a whole number, not 'lots'" in capsys.readouterr().err

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import anyio.to_thread
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
 
 def test_html_pages_carry_security_headers(anonymous):
     r = anonymous.get("/")
@@ -70,3 +79,25 @@ def test_a_method_an_api_route_does_not_take_is_a_json_405_naming_the_ones_it_do
     assert answer.status_code == 405
     assert answer.headers["allow"] == "GET"
     assert answer.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_the_routes_blocking_work_runs_in_a_pool_of_the_configured_size(settings):
+    app = create_app(replace(settings, request_threads=3))
+    try:
+        with TestClient(app) as client:
+            size = client.portal.call(
+                lambda: anyio.to_thread.current_default_thread_limiter().total_tokens
+            )
+            assert client.get("/healthz").status_code == 200
+    finally:
+        app.state.engine.dispose()
+    assert size == 3
+
+
+def test_a_request_thread_count_below_one_is_refused_with_the_setting_named(monkeypatch):
+    monkeypatch.setenv("STEPWISE_REQUEST_THREADS", "0")
+    with pytest.raises(ValueError, match="STEPWISE_REQUEST_THREADS must be at least 1"):
+        Settings.from_env()
+    monkeypatch.setenv("STEPWISE_REQUEST_THREADS", "many")
+    with pytest.raises(ValueError, match="STEPWISE_REQUEST_THREADS must be a whole number"):
+        Settings.from_env()

@@ -463,7 +463,8 @@ def test_admin_sets_aside_a_dead_letter_nobody_should_replay(page_as, server: Se
     admin.goto("/admin/dead-letters")
     row = admin.get_by_role("table", name="Dead letters").locator("tr", has_text="ui-aside")
     row.get_by_role("button", name="Set aside").click()
-    expect(admin.get_by_role("status")).to_contain_text("Set aside")
+    # the list's empty state is a status too, once the last row is gone
+    expect(admin.get_by_role("status").filter(has_text="Set aside")).to_be_visible()
     expect(row).to_have_count(0)
     admin.get_by_label("Which deliveries").select_option("discarded")
     expect(row).to_contain_text("set aside")
