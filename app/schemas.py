@@ -258,6 +258,9 @@ class CommentOut(BaseModel):
     id: str
     instance_id: str
     task_id: str | None
+    task_name: str | None = Field(
+        default=None, description="in an instance's list, the name of the task it was made on"
+    )
     author: str
     body: str
     created_at: datetime

@@ -274,14 +274,16 @@ def delete_document(
 
 @router.get("/instances/{instance_id}/comments", response_model=list[CommentOut])
 def list_comments(instance_id: str, session: SessionDep, me: CurrentUser) -> list[CommentOut]:
-    """Comments on the instance as a whole (those on its tasks are under the task)."""
+    """Every comment on the instance, those made on its tasks too (with the task's name: a
+    rejection's reason is one), oldest first."""
     visible_instance(session, me, instance_id)
-    rows = session.scalars(
-        select(Comment)
-        .where(Comment.instance_id == instance_id, Comment.task_id.is_(None))
+    rows = session.execute(
+        select(Comment, Task.name)
+        .outerjoin(Task, Task.id == Comment.task_id)
+        .where(Comment.instance_id == instance_id)
         .order_by(Comment.created_at, Comment.id)
     )
-    return [comment_out(c) for c in rows]
+    return [comment_out(c, task_name) for c, task_name in rows]
 
 
 @router.post("/instances/{instance_id}/comments", response_model=CommentOut, status_code=201)

@@ -77,11 +77,12 @@ def audit_out(r: AuditEvent) -> AuditOut:
     )
 
 
-def comment_out(c: Comment) -> CommentOut:
+def comment_out(c: Comment, task_name: str | None = None) -> CommentOut:
     return CommentOut(
         id=c.id,
         instance_id=c.instance_id,
         task_id=c.task_id,
+        task_name=task_name,
         author=c.author,
         body=c.body,
         created_at=c.created_at,

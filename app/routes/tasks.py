@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.db.models import Comment, Instance, Role, Task, User, Workflow
+from app.db.models import Comment, Instance, Membership, Role, Task, User, Workflow
 from app.deps import CurrentUser, Principal, SessionDep
 from app.errors import ApiError, forbidden, not_found
 from app.routes.instances import cache, comment_out, task_out
@@ -31,7 +31,7 @@ from app.schemas import (
 from app.services import notices, runner
 from app.services.access import can_take, is_away, offered_to, takes_from_pool, task_visible
 from app.services.inbox import at_risk_threshold, seconds_left, sla_state
-from app.services.people import give
+from app.services.people import away_users, give
 from app.services.records import audit, notify, set_candidates
 from engine import AssignTask, CommandError, CompleteTask
 
@@ -55,6 +55,26 @@ class ClaimResult(BaseModel):
 
 class BulkClaimOut(BaseModel):
     results: list[ClaimResult]
+
+
+class HandoverPerson(BaseModel):
+    username: str
+    display_name: str
+    in_team: bool = Field(description="a member of a role the task is offered to")
+    away: bool = Field(description="out of office now")
+
+
+class HandoverOut(BaseModel):
+    people: list[HandoverPerson] = Field(
+        description="active people the task may go to, its own team first, then by name"
+    )
+    roles: list[str] = Field(
+        description="for an admin, every role (the task's own first); for the holder, none"
+    )
+
+
+HANDOVER_LIMIT = 500
+"""The most people a hand-over list names; the dialog still takes any user name typed."""
 
 
 @router.get("/tasks", response_model=Page[TaskOut])
@@ -561,6 +581,56 @@ def _assigned(
             )
     session.commit()
     return task_out(task)
+
+
+@router.get("/tasks/{task_id}/handover", response_model=HandoverOut)
+def handover(task_id: str, session: SessionDep, me: CurrentUser) -> HandoverOut:
+    """Who the task could be handed to, for the delegate and reassign dialogs: for whoever
+    holds it, and for admins. Active people other than its holder and those the four-eyes
+    rule keeps out; the members of its roles first, then by name."""
+    task = _visible(session, me, task_id)
+    if task.assignee != me.username and not me.is_admin:
+        raise forbidden("only whoever holds the task, or an admin, may hand it over")
+    kept_out = {name for name in (task.assignee, *(task.excluded_users or ())) if name}
+    # its pool's roles, or the role a policy picked its holder from
+    team_roles = list(
+        dict.fromkeys(str(r) for r in (task.role, *(task.candidate_roles or ())) if r)
+    )
+    people = select(User.username, User.display_name).where(
+        User.is_active, User.username.not_in(kept_out)
+    )
+    team = (
+        session.execute(
+            people.join(Membership, Membership.user_id == User.id)
+            .where(Membership.role.in_(team_roles))
+            .distinct()
+        ).all()
+        if team_roles
+        else []
+    )
+    team_names = {u.username for u in team}
+    others = session.execute(
+        people.where(User.username.not_in(team_names))
+        .order_by(User.display_name, User.username)
+        .limit(HANDOVER_LIMIT)
+    ).all()
+    listed = [*sorted(team, key=lambda u: (u.display_name.casefold(), u.username)), *others]
+    listed = listed[:HANDOVER_LIMIT]
+    away = away_users(session, [u.username for u in listed], clock.now())
+    offered = [
+        HandoverPerson(
+            username=u.username,
+            display_name=u.display_name or u.username,
+            in_team=u.username in team_names,
+            away=u.username in away,
+        )
+        for u in listed
+    ]
+    roles: list[str] = []
+    if me.is_admin:
+        every = session.scalars(select(Role.name).order_by(Role.name))
+        roles = [*team_roles, *(r for r in every if r not in team_roles)]
+    return HandoverOut(people=offered, roles=roles)
 
 
 @router.get("/tasks/{task_id}/comments", response_model=list[CommentOut])

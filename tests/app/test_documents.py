@@ -390,6 +390,27 @@ def test_instance_comments_round_trip(login: Login, instance_id: str) -> None:
     assert actions.count("comment.added") == 2
 
 
+def test_an_instance_lists_its_tasks_comments_too_named_by_task(
+    login: Login, instance_id: str
+) -> None:
+    sam, fiona = login("sam"), login("fiona")
+    url = f"/api/instances/{instance_id}/comments"
+    assert sam.post(url, json={"body": "Invoice to the new address."}).status_code == 201
+    (task,) = fiona.get("/api/tasks", params={"scope": "roles"}).json()["items"]
+    on_task = fiona.post(f"/api/tasks/{task['id']}/comments", json={"body": "Not paid yet."})
+    assert on_task.status_code == 201, on_task.text
+    listed = sam.get(url).json()
+    assert [(c["author"], c["task_name"], c["body"]) for c in listed] == [
+        ("sam", None, "Invoice to the new address."),
+        ("fiona", "Capture payment manually", "Not paid yet."),
+    ]
+    assert listed[1]["task_id"] == task["id"]
+    # the task's own list stays the task's
+    assert [c["body"] for c in fiona.get(f"/api/tasks/{task['id']}/comments").json()] == [
+        "Not paid yet."
+    ]
+
+
 def test_instance_comments_are_checked(login: Login, instance_id: str) -> None:
     sam, walt = login("sam"), login("walt")
     url = f"/api/instances/{instance_id}/comments"

@@ -308,6 +308,13 @@ ROWS: list[Row] = [
         body({"user": "suki"}),
         task_id="review",
     ),
+    row(
+        "GET",
+        "/api/tasks/{task_id}/handover",
+        (401, 403, 404, 404, 200),
+        task_id="review",
+        note="nobody holds it",
+    ),
     row("GET", "/api/tasks/{task_id}/comments", SAMS, task_id="review", note="sales task"),
     row("GET", "/api/tasks/{task_id}/comments", NOT_SAMS, task_id="capture", note="finance task"),
     row(

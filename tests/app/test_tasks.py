@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -156,3 +156,48 @@ def test_an_admin_cannot_reassign_a_task_to_someone_the_four_eyes_rule_excludes(
     given = admin.post(f"/api/tasks/{check['id']}/reassign", json={"user": "wendy"})
     assert given.status_code == 200, given.text
     assert given.json()["assignee"] == "wendy"
+
+
+def test_the_holder_is_offered_who_may_take_the_task_its_team_first(login: Any) -> None:
+    admin, walt, wendy = login("admin"), login("walt"), login("wendy")
+    publish(admin, count_then_check("handover"))
+    _, check = counted(admin, walt, "handover")
+    assert wendy.post(f"/api/tasks/{check['id']}/claim").status_code == 200
+
+    offered = wendy.get(f"/api/tasks/{check['id']}/handover")
+    assert offered.status_code == 200, offered.text
+    people = offered.json()["people"]
+    names = [p["username"] for p in people]
+    assert "wendy" not in names  # she holds it
+    assert "walt" not in names  # he counted: the four-eyes rule keeps him out
+    assert names[0] == "mia"
+    assert people[0]["in_team"]
+    assert people[0]["display_name"] == "Mia Manager"
+    assert [p["in_team"] for p in people].count(True) == 1
+    assert {"sam", "suki", "admin"} <= set(names)
+    assert offered.json()["roles"] == []  # delegating goes to a person
+
+    as_admin = admin.get(f"/api/tasks/{check['id']}/handover").json()
+    assert as_admin["roles"][0] == "warehouse"
+    assert {"sales", "shipping"} <= set(as_admin["roles"])
+    # held by wendy, it is no longer in mia's pool
+    assert_error(login("mia").get(f"/api/tasks/{check['id']}/handover"), 404, "not_found")
+
+
+def test_someone_out_of_office_is_offered_marked_away(login: Any) -> None:
+    admin, walt, wendy = login("admin"), login("walt"), login("wendy")
+    publish(admin, count_then_check("handover-away"))
+    _, check = counted(admin, walt, "handover-away")
+    assert wendy.post(f"/api/tasks/{check['id']}/claim").status_code == 200
+    now = datetime.now(UTC)
+    window = {
+        "user": "mia",
+        "delegate": "suki",
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=2)).isoformat(),
+    }
+    made = admin.post("/api/out-of-office", json=window)
+    assert made.status_code == 201, made.text
+    people = wendy.get(f"/api/tasks/{check['id']}/handover").json()["people"]
+    assert next(p for p in people if p["username"] == "mia")["away"] is True
+    assert next(p for p in people if p["username"] == "sam")["away"] is False

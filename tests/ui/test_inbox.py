@@ -381,17 +381,33 @@ def test_a_rejection_is_asked_about_first_and_its_reason_kept(server, page_as):
     assert sam.errors == []
 
 
+def test_the_delegate_dialog_suggests_who_may_take_the_task_its_team_first(server, page_as):
+    _, _, pick = order_at_pick(server)
+    walt = page_as("walt")
+    walt.goto(f"/tasks/{pick['id']}")
+    walt.get_by_role("button", name="Delegate…").click()
+    expect(walt.get_by_role("dialog", name="Delegate this task")).to_be_visible()
+    offered = walt.locator("#handover-people option")
+    expect(offered.first).to_have_attribute("value", "mia")  # Mia Manager, warehouse too
+    expect(walt.locator('#handover-people option[value="wendy"]')).to_have_text(
+        "Wendy Warehouse · this task's team"
+    )
+    expect(walt.locator('#handover-people option[value="sam"]')).to_have_text("Sam Sales")
+    expect(walt.locator('#handover-people option[value="walt"]')).to_have_count(0)  # he holds it
+    assert walt.errors == []
+
+
 def test_a_delegation_to_an_unknown_person_keeps_the_dialog_open_with_the_reason(server, page_as):
     _, _, pick = order_at_pick(server)
     walt = page_as("walt")
     walt.goto(f"/tasks/{pick['id']}")
     walt.get_by_role("button", name="Delegate…").click()
     dialog = walt.get_by_role("dialog", name="Delegate this task")
-    dialog.get_by_label("Username").fill("nobody-here")
+    dialog.get_by_label("Person").fill("nobody-here")
     dialog.get_by_role("button", name="Delegate").click()
     expect(dialog).to_contain_text("there is no active user 'nobody-here'")
-    expect(dialog.get_by_label("Username")).to_have_value("nobody-here")
-    dialog.get_by_label("Username").fill("wendy")
+    expect(dialog.get_by_label("Person")).to_have_value("nobody-here")
+    dialog.get_by_label("Person").fill("wendy")
     dialog.get_by_role("button", name="Delegate").click()
     expect(dialog).to_have_count(0)
     task = call(server, "admin", "GET", f"/api/tasks/{pick['id']}").json()

@@ -1,5 +1,5 @@
 // One task: what to do, the instance it belongs to, its form, comments and the actions I may take.
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 
 import { api, ApiError, errorText } from "../api";
@@ -316,7 +316,7 @@ export default function TaskPage() {
         }}
         onClose={() => setConfirming(null)}
       />
-      <HandOverDialog kind={dialog} onClose={() => setDialog(null)} onSubmit={async (body) => {
+      <HandOverDialog taskId={t.id} kind={dialog} onClose={() => setDialog(null)} onSubmit={async (body) => {
           // an error stays in the dialog, with what was typed, to be corrected
           await api.post(`/api/tasks/${encodeURIComponent(t.id)}/${dialog === "delegate" ? "delegate" : "reassign"}`, body);
           task.reload();
@@ -325,7 +325,25 @@ export default function TaskPage() {
   );
 }
 
-function HandOverDialog({ kind, onClose, onSubmit }: { kind: "delegate" | "reassign" | null; onClose: () => void; onSubmit: (body: Record<string, string>) => Promise<void> }) {
+interface Handover {
+  people: { username: string; display_name: string; in_team: boolean; away: boolean }[];
+  roles: string[];
+}
+
+function HandOverDialog({ taskId, kind, onClose, onSubmit }: { taskId: string; kind: "delegate" | "reassign" | null; onClose: () => void; onSubmit: (body: Record<string, string>) => Promise<void> }) {
+  // who it may go to, offered as suggestions while typing; any name can still be typed
+  const [offer, setOffer] = useState<Handover | null>(null);
+  useEffect(() => {
+    if (kind === null) return;
+    let live = true;
+    api
+      .get<Handover>(`/api/tasks/${encodeURIComponent(taskId)}/handover`)
+      .then((found) => live && setOffer(found))
+      .catch(() => live && setOffer(null));
+    return () => {
+      live = false;
+    };
+  }, [kind, taskId]);
   const [to, setTo] = useState("");
   const [note, setNote] = useState("");
   const [target, setTarget] = useState<"user" | "role">("user");
@@ -368,9 +386,27 @@ function HandOverDialog({ kind, onClose, onSubmit }: { kind: "delegate" | "reass
           </fieldset>
         )}
         <label>
-          {kind === "reassign" && target === "role" ? "Role" : "Username"}
-          <input autoFocus value={to} onChange={(e) => setTo(e.target.value)} maxLength={100} placeholder={target === "role" && kind === "reassign" ? "e.g. warehouse" : "e.g. wendy"} />
+          {kind === "reassign" && target === "role" ? "Role" : "Person"}
+          <input
+            autoFocus
+            value={to}
+            onChange={(e) => setTo(e.target.value)}
+            maxLength={100}
+            list={kind === "reassign" && target === "role" ? "handover-roles" : "handover-people"}
+            placeholder={kind === "reassign" && target === "role" ? "e.g. warehouse" : "Start typing a name or username"}
+          />
         </label>
+        <datalist id="handover-people">
+          {offer?.people.map((p) => (
+            <option key={p.username} value={p.username}>
+              {`${p.display_name}${p.in_team ? " · this task's team" : ""}${p.away ? " · away" : ""}`}
+            </option>
+          ))}
+        </datalist>
+        <datalist id="handover-roles">
+          {offer?.roles.map((r) => <option key={r} value={r} />)}
+        </datalist>
+        {chosenAway(offer, to, kind, target) && <p className="hint">{to.trim()} is out of office now.</p>}
         {kind === "delegate" && (
           <label>
             Note (optional)
@@ -396,4 +432,10 @@ function HandOverDialog({ kind, onClose, onSubmit }: { kind: "delegate" | "reass
       </form>
     </Dialog>
   );
+}
+
+function chosenAway(offer: Handover | null, to: string, kind: "delegate" | "reassign" | null, target: "user" | "role"): boolean {
+  if (kind === "reassign" && target === "role") return false;
+  const name = to.trim();
+  return Boolean(offer?.people.some((p) => p.username === name && p.away));
 }

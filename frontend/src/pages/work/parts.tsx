@@ -137,6 +137,7 @@ export function Comments({ path, canAdd = true }: { path: string; canAdd?: boole
           <li key={c.id} className="comment">
             <div className="comment-head">
               <strong>{c.author}</strong> <span className="hint">{formatTime(c.created_at)}</span>
+              {c.task_name && !path.startsWith("/api/tasks/") && <span className="hint"> · on {c.task_name}</span>}
             </div>
             <p className="comment-body">{c.body}</p>
           </li>

@@ -108,6 +108,7 @@ export interface CommentOut {
   id: string;
   instance_id: string;
   task_id: string | null;
+  task_name?: string | null;
   author: string;
   body: string;
   created_at: string;
