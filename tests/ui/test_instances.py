@@ -49,7 +49,7 @@ def test_an_orders_page_shows_its_path_and_why_the_stock_gateway_went_on(server,
     expect(sam.locator(".timeline")).to_contain_text("Received")
     expect(sam.locator(".timeline li.current")).to_contain_text("Being prepared")
     expect(sam.get_by_role("region", name="Open tasks")).to_contain_text("Pick items")
-    expect(sam.get_by_role("region", name="Audit log")).to_contain_text("task.completed")
+    expect(sam.get_by_role("region", name="Audit log")).to_contain_text("Task completed")
     data = sam.get_by_role("region", name="Data")
     expect(data).to_contain_text(order_id)
     expect(data).to_contain_text("Ada Lovelace")
@@ -163,7 +163,7 @@ def test_an_admin_retries_a_step_that_raised_an_incident(server, page_as):
     dialog = admin.get_by_role("dialog", name="Retry this step?")
     dialog.get_by_role("button", name="Retry").click()
     expect(dialog).to_be_hidden()
-    expect(admin.get_by_role("region", name="Audit log")).to_contain_text("incident.retried")
+    expect(admin.get_by_role("region", name="Audit log")).to_contain_text("Problem retried")
     assert admin.errors == []
 
 
@@ -216,7 +216,7 @@ def test_the_uploader_deletes_a_document_from_the_instance_page_after_confirming
     expect(documents).not_to_contain_text("wrong-invoice.pdf")
     expect(documents).to_contain_text("payment-receipt.txt")
     assert asked == ["Delete the document wrong-invoice.pdf? This cannot be undone."] * 2
-    expect(sam.get_by_role("region", name="Audit log")).to_contain_text("document.deleted")
+    expect(sam.get_by_role("region", name="Audit log")).to_contain_text("Document deleted")
 
     listed = call(server, "sam", "GET", f"/api/instances/{instance_id}/documents").json()
     assert [d["filename"] for d in listed] == ["payment-receipt.txt"]

@@ -561,7 +561,8 @@ def test_the_instance_page_shows_planted_markup_as_text(
         link = documents.get_by_role("link", name=filename, exact=True)
         expect(link).to_be_visible()
         expect(link).to_have_attribute("href", re.compile(r"^/api/documents/[0-9a-f]+$"))
-    expect(page.locator(".comment-body")).to_have_text([CASE_COMMENT])
+    # the task's comment is listed with the instance's, oldest first
+    expect(page.locator(".comment-body")).to_have_text([TASK_COMMENT, CASE_COMMENT])
     expect(page.get_by_role("region", name="Audit log")).to_contain_text(AUDIT_REASON)
     expect(page.get_by_test_id("path-diagram")).to_contain_text(TASK_NAME)
     inert(page)

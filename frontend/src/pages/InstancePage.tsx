@@ -13,6 +13,7 @@ import { Comments, ConfirmDialog, DataView, holder, StatusBadge } from "./work/p
 import { PathDiagram } from "./work/PathDiagram";
 import type { AuditOut, DocumentOut, IncidentOut, InstanceOut, PathOut, VersionOut } from "./work/types";
 import "./work/work.css";
+import { actionWords } from "../components/auditWords";
 
 type Action = { kind: "cancel" | "suspend" | "resume" } | { kind: "retry" | "skip"; incident: IncidentOut };
 
@@ -348,9 +349,7 @@ export default function InstancePage() {
                       {a.actor ?? "system"}
                       {a.on_behalf_of && <span className="hint"> for {a.on_behalf_of}</span>}
                     </td>
-                    <td>
-                      <code>{a.action}</code>
-                    </td>
+                    <td title={a.action}>{actionWords(a.action)}</td>
                     <td className="audit-details">{detailsText(a.details)}</td>
                   </tr>
                 ))}

@@ -5,6 +5,7 @@ import { Link } from "react-router-dom";
 import { api, type Page } from "../../api";
 import { Empty, ErrorNote, formatTime, PageHeader, Spinner } from "../../components/ui";
 import { useLoad } from "../../components/useLoad";
+import { actionWords } from "../../components/auditWords";
 
 interface AuditEvent {
   id: number;
@@ -82,7 +83,10 @@ export default function Audit() {
                       {e.actor ?? "—"}
                       {e.on_behalf_of && e.on_behalf_of !== e.actor && <div className="hint">for {e.on_behalf_of}</div>}
                     </td>
-                    <td className="mono">{e.action}</td>
+                    <td>
+                      {actionWords(e.action)}
+                      <div className="hint mono">{e.action}</div>
+                    </td>
                     <td className="mono">{e.instance_id ? <Link to={`/instances/${encodeURIComponent(e.instance_id)}`}>{e.instance_id.slice(0, 10)}…</Link> : "—"}</td>
                     <td className="hint wrap-anywhere">{brief(e.details)}</td>
                   </tr>
