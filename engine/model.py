@@ -348,6 +348,19 @@ class Position(_Strict):
     y: float
 
 
+class TrackingField(_Strict):
+    """A value of the instance's data shown on the customer's tracking page, such as the
+    parcel's tracking number. ``field`` is a data path (``shipment.tracking_number``); the
+    page leaves it out while the instance has no such value."""
+
+    label: str = Field(min_length=1, max_length=60)
+    field: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
+    )
+
+
 class Definition(_Strict):
     """A whole workflow: what the designer saves and the engine runs."""
 
@@ -360,6 +373,7 @@ class Definition(_Strict):
     nodes: list[Node]
     edges: list[Edge] = Field(default_factory=list)
     layout: dict[str, Position] = Field(default_factory=dict)
+    tracking: list[TrackingField] = Field(default_factory=list, max_length=10)
     version: int | None = None
 
     _compiled: Any = PrivateAttr(default=None)

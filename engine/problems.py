@@ -85,6 +85,8 @@ def _words(error: Mapping[str, Any]) -> str:
     if kind == "union_tag_not_found":
         return "needs a 'type' saying what kind of step it is"
     if kind == "string_pattern_mismatch":
+        if error.get("loc", ())[-1:] == ("field",):  # a data path (tracking fields)
+            return "must be a data field's path, such as shipment.tracking_number"
         return "may use only lower-case letters, digits, '-' and '_'"
     message = str(error.get("msg", "is not valid"))
     return message.removeprefix("Value error, ")

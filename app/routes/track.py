@@ -10,12 +10,15 @@ from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
+from app.db.models import Instance
 from app.deps import MaybeUser, SessionDep
 from app.errors import ApiError
 from app.schemas import ERRORS
 from app.services import tracking
+from app.services.runner import DefinitionCache
 from app.settings import Settings
 
 router = APIRouter(tags=["tracking"])
@@ -34,16 +37,30 @@ class StageOut(BaseModel):
     current: bool
 
 
+class DetailOut(BaseModel):
+    label: str
+    value: str
+
+
 class TrackingOut(BaseModel):
     stages: list[StageOut]
     status: Literal["in_progress", "completed", "cancelled"]
+    details: list[DetailOut] = Field(
+        description="the values of the workflow's tracking fields the instance has"
+    )
+
+
+def _found(request: Request, session: Session, instance: Instance) -> tracking.Tracking:
+    definitions: DefinitionCache = request.app.state.definitions
+    compiled = definitions.get(session, instance.workflow_key, instance.workflow_version)
+    return tracking.tracking(instance, compiled.definition.tracking)
 
 
 @router.get("/track/{token}", response_class=HTMLResponse, include_in_schema=False)
 def track_page(token: str, request: Request, session: SessionDep) -> HTMLResponse:
     settings: Settings = request.app.state.settings
     instance = tracking.find(session, token)
-    found = tracking.tracking(instance) if instance is not None else None
+    found = _found(request, session, instance) if instance is not None else None
     stored = tracking.stored_brand(session)
     headers = {
         **PRIVATE_HEADERS,
@@ -59,17 +76,21 @@ def track_page(token: str, request: Request, session: SessionDep) -> HTMLRespons
 
 
 @router.get("/api/track/{token}", response_model=TrackingOut, responses=ERRORS)
-def track_json(token: str, response: Response, session: SessionDep, _: MaybeUser) -> TrackingOut:
-    """An order's stages for its customer, by the token in their tracking link. No login
+def track_json(
+    token: str, request: Request, response: Response, session: SessionDep, _: MaybeUser
+) -> TrackingOut:
+    """An order's stages, status and tracking values (its workflow's `tracking` fields) for its
+    customer, by the token in their tracking link. No login
     needed (a credential sent along must still be valid)."""
     response.headers.update(PRIVATE_HEADERS)
     instance = tracking.find(session, token)
     if instance is None:
         raise ApiError(404, "not_found", "this tracking link is not known")
-    found = tracking.tracking(instance)
+    found = _found(request, session, instance)
     return TrackingOut(
         stages=[
             StageOut(name=s.name, reached_at=s.reached_at, current=s.current) for s in found.stages
         ],
         status=found.status,
+        details=[DetailOut(label=d.label, value=d.value) for d in found.details],
     )

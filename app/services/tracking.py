@@ -3,7 +3,9 @@
 Every instance gets ``tracking_token`` at start (``runner.start_instance``,
 ``secrets.token_urlsafe(24)``) and its data gets ``tracking_url`` (``/track/<token>``), which
 notification templates read as ``{{ tracking_url }}``. Whoever has the link sees the stage
-names the instance reached, when, and which is current; never its data, ids, tasks or people.
+names the instance reached, when, and which is current; of its data only the values its
+workflow lists under ``tracking`` (a parcel's tracking number, say), never its ids, tasks or
+people.
 
 Branding comes from ``STEPWISE_SETTING_BRAND_NAME``, ``..._BRAND_COLOR`` (``#rgb`` or
 ``#rrggbb``) and ``..._BRAND_LOGO_URL`` (``https://``, ``http://`` or a path on this site);
@@ -13,10 +15,11 @@ a colour or logo that does not fit is left out rather than written into the page
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, Template
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import AppSetting, Instance
 from app.settings import Settings
+from engine.model import TrackingField
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -45,10 +49,34 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Detail:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Tracking:
     stages: list[Stage]
     status: str
     """``in_progress``, ``completed`` or ``cancelled`` (also for rejected or failed ones)."""
+    details: list[Detail]
+    """The values of the workflow's ``tracking`` fields the instance has, in its order."""
+
+
+DETAIL_MAX_CHARS = 200
+
+
+def _detail_value(data: Mapping[str, Any], path: str) -> str | None:
+    """The text at a data path; None when it is missing, empty, or not a plain value."""
+    value: Any = data
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value).strip()
+    return text[:DETAIL_MAX_CHARS] or None
 
 
 @dataclass(frozen=True)
@@ -67,9 +95,10 @@ def find(session: Session, token: str) -> Instance | None:
     return session.scalar(select(Instance).where(Instance.tracking_token == token))
 
 
-def tracking(instance: Instance) -> Tracking:
+def tracking(instance: Instance, fields: Sequence[TrackingField] = ()) -> Tracking:
     """The stages in the order reached (a stage reached twice appears twice); the last one
-    is current."""
+    is current. ``fields``: the workflow's ``tracking`` list, of which the values the
+    instance has are shown."""
     reached = instance.state.get("stages") or []
     stages = [
         Stage(
@@ -80,7 +109,13 @@ def tracking(instance: Instance) -> Tracking:
         for n, s in enumerate(reached)
     ]
     status = {"running": "in_progress", "completed": "completed"}.get(instance.status, "cancelled")
-    return Tracking(stages, status)
+    data = instance.state.get("data") or {}
+    details = [
+        Detail(f.label, value)
+        for f in fields
+        if (value := _detail_value(data, f.field)) is not None
+    ]
+    return Tracking(stages, status, details)
 
 
 BRAND_KEYS = ("brand_name", "brand_color", "brand_logo_url")
@@ -130,6 +165,9 @@ li { padding: .5rem .75rem; margin-left: .5rem; border-left: 3px solid #d1d5db; 
 li.current { border-left-color: var(--brand); font-weight: 600; }
 time { display: block; color: #6b7280; font-size: .875rem; font-weight: 400; }
 .tag { color: var(--brand); font-size: .875rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: 1rem 0; }
+dt { color: #6b7280; }
+dd { margin: 0; font-weight: 600; overflow-wrap: anywhere; }
 </style></head>
 <body>
 <header>{% if brand.logo_url %}<img src="{{ brand.logo_url }}" alt="">{% endif %}
@@ -138,6 +176,9 @@ time { display: block; color: #6b7280; font-size: .875rem; font-weight: 400; }
 <h1>{{ heading }}</h1>
 {% if found %}
 <p>Status: {{ status }}</p>
+{% for d in details %}{% if loop.first %}<dl>{% endif %}<dt>{{ d.label }}</dt>
+<dd>{{ d.value }}</dd>{% if loop.last %}</dl>{% endif %}
+{% endfor %}
 {% if stages %}<ol>
 {% for s in stages %}<li{% if s.current %} class="current" aria-current="step"{% endif %}>{{ s.name }}
 {% if s.current %}<span class="tag">(now)</span>{% endif %}
@@ -175,6 +216,7 @@ def render_page(
         found=found is not None,
         status=STATUS_TEXT[found.status] if found else "",
         stages=stages,
+        details=found.details if found else [],
     )
 
 

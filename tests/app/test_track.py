@@ -138,19 +138,28 @@ def test_the_page_shows_nothing_else_of_the_instance(anonymous, login, shipped):
     secrets |= {e["actor"] for e in history if e["actor"]}
     secrets |= {str(e["id"]) for e in history if e["id"] >= 100}
     assert {"TRK-48151623", "Grace Hopper", "walt", "pi_secret_ref"} <= secrets
+    shown = instance["data"]["shipment"]["tracking_number"]  # the template's tracking field
+    secrets -= {shown, "label"}  # "label": a data value, and a key of the JSON answer
     for path in (f"/track/{shipped['token']}", f"/api/track/{shipped['token']}"):
         body = anonymous.get(path).text
         assert "Shipped" in body
+        assert shown in body, path
         leaked = sorted(s for s in secrets if s in body)
         assert leaked == [], path
 
 
-def test_the_json_has_the_stages_and_the_status_only(anonymous, login, shipped):
+def test_the_json_has_the_stages_the_status_and_the_tracking_fields(anonymous, login, shipped):
     answer = anonymous.get(f"/api/track/{shipped['token']}")
     assert answer.status_code == 200
     assert answer.headers["cache-control"] == "no-store"
     body = answer.json()
-    assert set(body) == {"stages", "status"}
+    assert set(body) == {"stages", "status", "details"}
+    assert body["details"] == [
+        {
+            "label": "Tracking number",
+            "value": shipped["instance"]["data"]["shipment"]["tracking_number"],
+        }
+    ]
     assert body["status"] == "in_progress"
     assert [s["name"] for s in body["stages"]] == [
         "Received",
@@ -168,6 +177,46 @@ def test_the_json_has_the_stages_and_the_status_only(anonymous, login, shipped):
     assert delivered.status_code == 200, delivered.text
     after = anonymous.get(f"/api/track/{shipped['token']}").json()
     assert (after["status"], after["stages"][-1]["name"]) == ("completed", "Delivered")
+
+
+def test_a_tracking_field_the_instance_has_no_value_for_is_left_out(anonymous, login):
+    started = login("sam").post("/api/workflows/order-management/instances", json={"data": ORDER})
+    assert started.status_code == 201, started.text
+    token = started.json()["tracking_token"]
+    body = anonymous.get(f"/api/track/{token}").json()
+    assert body["details"] == []  # no label yet, so no tracking number
+    page = anonymous.get(f"/track/{token}").text
+    assert "Tracking number" not in page
+    assert "<dl>" not in page
+
+
+def test_tracking_fields_show_plain_values_only_escaped_and_cut(login):
+    from types import SimpleNamespace
+
+    from app.services.tracking import DETAIL_MAX_CHARS, tracking
+    from engine.model import TrackingField
+
+    data = {
+        "shipment": {"tracking_number": "<b>TR-1</b>", "parts": [1, 2]},
+        "note": "x" * 500,
+        "paid": True,
+        "weight": 1.5,
+    }
+    instance = SimpleNamespace(state={"stages": [], "data": data}, status="running")
+    fields = [
+        TrackingField(label="Tracking", field="shipment.tracking_number"),
+        TrackingField(label="Parts", field="shipment.parts"),  # a list: not shown
+        TrackingField(label="Paid", field="paid"),  # true/false: not shown
+        TrackingField(label="Weight", field="weight"),
+        TrackingField(label="Note", field="note"),
+        TrackingField(label="Missing", field="shipment.carrier"),
+    ]
+    found = tracking(instance, fields)  # type: ignore[arg-type]
+    assert [(d.label, d.value) for d in found.details] == [
+        ("Tracking", "<b>TR-1</b>"),
+        ("Weight", "1.5"),
+        ("Note", "x" * DETAIL_MAX_CHARS),
+    ]
 
 
 def test_an_unknown_link_is_a_404_page(anonymous):

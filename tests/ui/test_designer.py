@@ -634,3 +634,70 @@ def test_after_a_drag_enter_on_the_palette_adds_a_step_at_once(
     page.keyboard.press("Enter")
     expect(page.locator(".react-flow__node")).to_have_count(4)
     assert page.errors == []
+
+
+def test_the_workflow_panel_chooses_what_the_tracking_page_shows(
+    page_as: Any, admin_api: httpx.Client
+) -> None:
+    page = page_as("admin", width=1400, height=1200)
+    key = f"tracked-{uuid.uuid4().hex[:6]}"
+    made = admin_api.post("/api/workflows", json={"key": key, "name": "Tracked"})
+    assert made.status_code == 201, made.text
+    _open_designer(page, key)
+    fields = page.get_by_test_id("tracking-fields")
+    fields.get_by_role("button", name="Add a value to show").click()
+    fields.get_by_label("Label 1").fill("Tracking number")
+    fields.get_by_label("Data field 1").fill("shipment..number")
+    expect(fields).to_contain_text("must be a data field's path")  # the problem, at the field
+    fields.get_by_label("Data field 1").fill("shipment.tracking_number")
+    expect(fields).not_to_contain_text("must be a data field's path")
+    expect(page.get_by_test_id("save-state")).to_have_text("Saved", timeout=10_000)
+    draft = admin_api.get(f"/api/workflows/{key}").json()["draft"]
+    assert draft["tracking"] == [{"label": "Tracking number", "field": "shipment.tracking_number"}]
+    fields.get_by_role("button", name="Remove tracking value 1").click()
+    expect(fields.get_by_label("Label 1")).to_have_count(0)
+    assert page.errors == []
+
+
+def test_a_step_connects_to_another_from_its_panel_without_dragging(
+    page_as: Any, admin_api: httpx.Client
+) -> None:
+    page = page_as("admin", width=1400, height=1200)
+    key = f"connect-{uuid.uuid4().hex[:6]}"
+    draft = {
+        "format": 1,
+        "key": key,
+        "name": "Connect",
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "task", "type": "user_task", "name": "Do it", "assignee": {"role": "sales"}},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [],
+        "layout": {
+            "start": {"x": 0, "y": 0},
+            "task": {"x": 240, "y": 0},
+            "end": {"x": 480, "y": 0},
+        },
+    }
+    made = admin_api.post("/api/workflows", json={"key": key, "draft": draft})
+    assert made.status_code == 201, made.text
+    _open_designer(page, key)
+    _select(page, "start")
+    links = page.get_by_test_id("node-connections")
+    expect(links).to_contain_text("Nothing yet")
+    links.get_by_label("Connect to").select_option(label="Do it")
+    links.get_by_role("button", name="Connect").click()
+    expect(links.get_by_role("status")).to_have_text("Connected to Do it.")
+    expect(links.locator("li")).to_have_text(["Do it"])
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    screenshot(page, "designer-connect")
+    # the same again is refused, with the reason
+    links.get_by_label("Connect to").select_option(label="Do it")
+    links.get_by_role("button", name="Connect").click()
+    expect(links.get_by_role("status")).to_have_text("These steps are connected already.")
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    expect(page.get_by_test_id("save-state")).to_have_text("Saved", timeout=10_000)
+    edges = admin_api.get(f"/api/workflows/{key}").json()["draft"]["edges"]
+    assert [(e["from"], e["to"]) for e in edges] == [("start", "task")]
+    assert page.errors == []

@@ -1,10 +1,11 @@
 // The properties panel: one form per node type, one for connections, and the workflow's own
 // settings when nothing is selected.
+import { useId, useState } from "react";
 import { ERROR_TYPES, KIND, WAITING_TYPES } from "../catalog";
 import { NodeIcon } from "../canvas/icons";
 import { ConditionBuilder } from "../forms/ConditionBuilder";
 import { AreaField, CheckField, DurationField, issuesAt, JsonField, SelectField, TextField } from "../forms/fields";
-import { moveEdge } from "../graph/edit";
+import { canConnect, connect, moveEdge } from "../graph/edit";
 import type { Issue, WfEdge, WfNode } from "../types";
 import { useEditor } from "./context";
 import { EndForm, GatewayForm, ReceiveForm, StartForm, SubworkflowForm, TimerForm } from "./FlowForms";
@@ -97,7 +98,82 @@ export function NodePanel({ node, onDelete }: { node: WfNode; onDelete: () => vo
         ))}
       </datalist>
       <TypeForm node={node} />
+      <Connections key={node.id} node={node} />
       <AreaField label="Notes for designers" value={node.description} rows={2} onChange={(v) => updateNode(node.id, { description: v || undefined }, "description")} />
+    </div>
+  );
+}
+
+/** Where the step leads, and a keyboard way to connect it to another step (the canvas's
+ * handles need a pointer). */
+function Connections({ node }: { node: WfNode }) {
+  const { def, commit, readOnly } = useEditor();
+  const [target, setTarget] = useState("");
+  const [note, setNote] = useState<string | null>(null);
+  const selectId = useId();
+  if (node.type === "end") return null;
+  const nameOf = (id: string) => {
+    const found = def.nodes.find((n) => n.id === id);
+    return found ? found.name || found.id : id;
+  };
+  const out = def.edges.filter((e) => e.from === node.id);
+  const choices = def.nodes.filter((n) => n.id !== node.id && n.type !== "start").sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
+  const add = () => {
+    if (!target) return;
+    const refused = canConnect(def, node.id, target);
+    if (refused) {
+      setNote(refused);
+      return;
+    }
+    commit((d) => connect(d, node.id, target)?.def ?? d);
+    setNote(`Connected to ${nameOf(target)}.`);
+    setTarget("");
+  };
+  return (
+    <div className="wf-connections" data-testid="node-connections">
+      <div className="wf-field">
+        <span>Leads to</span>
+        {out.length ? (
+          <ul>
+            {out.map((e) => (
+              <li key={e.id}>
+                {nameOf(e.to)}
+                {e.label ? <span className="hint"> ({e.label})</span> : null}
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <small className="hint">Nothing yet: the path ends here.</small>
+        )}
+      </div>
+      {!readOnly && (
+        <div className="wf-connect-row">
+          <label htmlFor={selectId}>Connect to</label>
+          <select
+            id={selectId}
+            value={target}
+            onChange={(e) => {
+              setTarget(e.target.value);
+              setNote(null);
+            }}
+          >
+            <option value="">Choose a step…</option>
+            {choices.map((n) => (
+              <option key={n.id} value={n.id}>
+                {n.name || n.id}
+              </option>
+            ))}
+          </select>
+          <button type="button" disabled={!target} onClick={add}>
+            Connect
+          </button>
+        </div>
+      )}
+      {note && (
+        <p className="hint" role="status">
+          {note}
+        </p>
+      )}
     </div>
   );
 }
@@ -213,7 +289,50 @@ export function WorkflowPanel({ stats }: { stats: { nodes: number; edges: number
         onChange={(v) => commit((d) => ({ ...d, data: (v as Record<string, unknown>) ?? null }), "wf:data")}
         issues={issues.filter((i) => !i.node && !i.edge && i.field?.startsWith("data"))}
       />
+      <TrackingFields />
     </div>
+  );
+}
+
+interface TrackingField {
+  label: string;
+  field: string;
+}
+
+/** What the customer's tracking page shows of the data besides the stages, e.g. a parcel's
+ * tracking number: a label and a data field each. */
+function TrackingFields() {
+  const { def, commit, readOnly, issues, fields } = useEditor();
+  const rows: TrackingField[] = Array.isArray(def.tracking) ? (def.tracking as TrackingField[]) : [];
+  const listId = useId();
+  const write = (next: TrackingField[]) => commit((d) => ({ ...d, tracking: next.length ? next : undefined }), "wf:tracking");
+  const set = (index: number, change: Partial<TrackingField>) => write(rows.map((r, n) => (n === index ? { ...r, ...change } : r)));
+  return (
+    <fieldset className="wf-tracking" data-testid="tracking-fields">
+      <legend>Shown on the customer's tracking page</legend>
+      <p className="hint">Besides the stages, the page can show values of the request's data, such as a parcel's tracking number. A value the request does not have yet is left out.</p>
+      <datalist id={listId}>
+        {fields.map((f) => (
+          <option key={f} value={f} />
+        ))}
+      </datalist>
+      {rows.map((row, n) => (
+        <div className="wf-tracking-row" key={n}>
+          <TextField label={`Label ${n + 1}`} value={row.label} onChange={(v) => set(n, { label: v })} placeholder="e.g. Tracking number" issues={issues.filter((i) => i.field === `tracking.${n}.label`)} />
+          <TextField label={`Data field ${n + 1}`} value={row.field} mono list={listId} onChange={(v) => set(n, { field: v.trim() })} placeholder="e.g. shipment.tracking_number" issues={issues.filter((i) => i.field === `tracking.${n}.field` || i.field === `tracking.${n}`)} />
+          {!readOnly && (
+            <button type="button" className="link" onClick={() => write(rows.filter((_, k) => k !== n))} aria-label={`Remove tracking value ${n + 1}`}>
+              Remove
+            </button>
+          )}
+        </div>
+      ))}
+      {!readOnly && rows.length < 10 && (
+        <button type="button" onClick={() => write([...rows, { label: "", field: "" }])}>
+          Add a value to show
+        </button>
+      )}
+    </fieldset>
   );
 }
 

@@ -4,6 +4,7 @@ import { useEffect, useRef } from "react";
 export const SHORTCUTS: [string, string][] = [
   ["Tab / Shift+Tab", "Move between the palette, the canvas and the panel"],
   ["Enter (on a palette item)", "Add that step at the centre of the view"],
+  ["Connect to (in a step's panel)", "Connect the selected step to another, without dragging"],
   ["Delete / Backspace", "Delete the selected steps and connections"],
   ["Escape", "Clear the selection (or close this help)"],
   ["Shift+click, Shift+drag", "Add to the selection, select with a box"],
