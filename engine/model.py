@@ -374,6 +374,11 @@ class Definition(_Strict):
     edges: list[Edge] = Field(default_factory=list)
     layout: dict[str, Position] = Field(default_factory=dict)
     tracking: list[TrackingField] = Field(default_factory=list, max_length=10)
+    business_key: str | None = Field(default=None, max_length=500)
+    """How each instance is named in lists and found by search: a message template over
+    its start data (``{{ item }} from {{ supplier }}``), rendered by the app at start.
+    Unset (or rendering to nothing): ``order_id``, ``business_key``, ``reference`` or ``id``
+    from the data."""
     version: int | None = None
 
     _compiled: Any = PrivateAttr(default=None)

@@ -298,7 +298,15 @@ def _problems(session: Session, draft: dict[str, Any]) -> list[ProblemOut]:
 def _template_problems(draft: dict[str, Any]) -> list[ProblemOut]:
     """Message and request templates that would not compile, or that the sandbox refuses:
     found at publish, not by the first instance to reach the step."""
-    out: list[ProblemOut] = []
+    out: list[ProblemOut] = [
+        ProblemOut(
+            code="bad_template",
+            message=f"How requests are named: {why}",
+            field=field,
+            severity="error",
+        )
+        for field, why in template_problems(draft.get("business_key"), "business_key")
+    ]
     for node in draft.get("nodes", []) if isinstance(draft.get("nodes"), list) else []:
         if not isinstance(node, dict):
             continue

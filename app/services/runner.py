@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from jinja2 import TemplateError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,7 @@ from app.db.models import (
 from app.errors import ApiError, not_found
 from app.services import assign, events, fields, notices, tables
 from app.services.records import audit, notify, set_candidates, tell_admins_of_incident
+from app.services.templates import TemplateRefused, render
 from engine import (
     CallHttp,
     CancelTask,
@@ -172,7 +174,7 @@ def start_instance(
             )
     calendars = cache.calendars(session)
     state, effects = step(compiled, None, Start(data=data, by=actor), now, calendars=calendars)
-    instance.business_key = _business_key(state["data"])
+    instance.business_key = _business_key(state["data"], compiled.definition.business_key)
     instance.state, instance.status, instance.stage = state, state["status"], state["stage"]
     session.add(instance)
     session.flush()  # the row first: tasks, timers and incidents refer to it
@@ -221,7 +223,17 @@ def _data_validator(compiled: Compiled) -> FormValidator | None:
         return found
 
 
-def _business_key(data: dict[str, Any]) -> str | None:
+def _business_key(data: dict[str, Any], template: str | None = None) -> str | None:
+    """What names the instance in lists: its workflow's ``business_key`` template over the
+    data; else (no template, or it renders to nothing or fails: a name must never stop a
+    start) the first of ``order_id``, ``business_key``, ``reference`` and ``id``."""
+    if template:
+        try:
+            named = str(render(template, dict(data))).strip()
+        except (TemplateError, TemplateRefused, TypeError, ValueError, ArithmeticError):
+            named = ""
+        if named:
+            return " ".join(named.split())[:200]
     for name in ("order_id", "business_key", "reference", "id"):
         value = data.get(name)
         if isinstance(value, str | int):

@@ -136,3 +136,65 @@ def test_admins_hear_of_incidents_once_an_hour_per_workflow_step_and_problem(
     told = [t for t in titles if t.startswith("Incident in stuck-often")]
     assert len(told) == 1, titles
     assert "missing_data" in told[0]
+
+
+def _named(key: str, business_key: str) -> dict[str, Any]:
+    return {
+        "format": 1,
+        "key": key,
+        "name": key,
+        "business_key": business_key,
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start"},
+            {"id": "buy", "type": "user_task", "name": "Buy", "assignee": {"user": "sam"}},
+            {"id": "end", "type": "end", "name": "Done"},
+        ],
+        "edges": [
+            {"id": "e1", "from": "start", "to": "buy"},
+            {"id": "e2", "from": "buy", "to": "end"},
+        ],
+    }
+
+
+def test_a_workflow_names_its_requests_by_its_business_key_template(login: Login) -> None:
+    admin = login("admin")
+    publish(admin, _named("named", "{{ item }} from  {{ supplier }}"))
+    started = admin.post(
+        "/api/workflows/named/instances",
+        json={"data": {"item": "Laptop", "supplier": "Dell", "reference": "R-9"}},
+    )
+    assert started.status_code == 201, started.text
+    shown = admin.get(f"/api/instances/{started.json()['id']}").json()
+    assert shown["business_key"] == "Laptop from Dell"
+    found = admin.get("/api/instances", params={"business_key": "Laptop from Dell"}).json()
+    assert [i["id"] for i in found["items"]] == [started.json()["id"]]
+    inbox = login("sam").get("/api/inbox").json()["items"]
+    assert [t["business_key"] for t in inbox] == ["Laptop from Dell"]
+
+
+def test_a_business_key_that_renders_nothing_or_fails_falls_back_and_the_start_goes_on(
+    login: Login,
+) -> None:
+    admin = login("admin")
+    publish(admin, _named("unnamed", "{{ missing }}"))
+    publish(admin, _named("failing", "{{ item.size.width }}"))
+    blank = admin.post("/api/workflows/unnamed/instances", json={"data": {"reference": "R-1"}})
+    assert blank.status_code == 201, blank.text
+    assert admin.get(f"/api/instances/{blank.json()['id']}").json()["business_key"] == "R-1"
+    failed = admin.post("/api/workflows/failing/instances", json={"data": {"item": "Pen"}})
+    assert failed.status_code == 201, failed.text
+    assert admin.get(f"/api/instances/{failed.json()['id']}").json()["business_key"] is None
+
+
+def test_a_business_key_template_that_does_not_parse_is_a_problem_before_publishing(
+    login: Login,
+) -> None:
+    admin = login("admin")
+    draft = _named("badly-named", "{{ item ")
+    assert (
+        admin.post("/api/workflows", json={"key": "badly-named", "draft": draft}).status_code == 201
+    )
+    refused = admin.post("/api/workflows/badly-named/publish")
+    assert refused.status_code == 422, refused.text
+    problems = [(p["code"], p["field"], p["node"]) for p in refused.json()["error"]["details"]]
+    assert ("bad_template", "business_key", None) in problems

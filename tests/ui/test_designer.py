@@ -636,7 +636,7 @@ def test_after_a_drag_enter_on_the_palette_adds_a_step_at_once(
     assert page.errors == []
 
 
-def test_the_workflow_panel_chooses_what_the_tracking_page_shows(
+def test_the_workflow_panel_sets_what_the_tracking_page_shows_and_how_requests_are_named(
     page_as: Any, admin_api: httpx.Client
 ) -> None:
     page = page_as("admin", width=1400, height=1200)
@@ -656,6 +656,17 @@ def test_the_workflow_panel_chooses_what_the_tracking_page_shows(
     assert draft["tracking"] == [{"label": "Tracking number", "field": "shipment.tracking_number"}]
     fields.get_by_role("button", name="Remove tracking value 1").click()
     expect(fields.get_by_label("Label 1")).to_have_count(0)
+
+    # how its requests are named, a template checked like the messages' ones
+    naming = page.get_by_test_id("workflow-business-key")
+    naming.fill("{{ order_id ")
+    expect(page.get_by_test_id("workflow-panel")).to_contain_text("does not parse")
+    naming.fill("Order {{ order_id }}")
+    expect(page.get_by_test_id("workflow-panel")).not_to_contain_text("does not parse")
+    expect(page.get_by_test_id("save-state")).to_have_text("Saved", timeout=10_000)
+    saved = admin_api.get(f"/api/workflows/{key}").json()["draft"]
+    assert saved["business_key"] == "Order {{ order_id }}"
+    assert "tracking" not in saved
     assert page.errors == []
 
 

@@ -282,6 +282,16 @@ export function WorkflowPanel({ stats }: { stats: { nodes: number; edges: number
       <TextField label="Workflow name" value={def.name} onChange={(v) => commit((d) => ({ ...d, name: v }), "wf:name")} testId="workflow-name" />
       <AreaField label="Description" value={def.description} onChange={(v) => commit((d) => ({ ...d, description: v }), "wf:description")} />
       <TextField label="Category" value={typeof def.category === "string" ? def.category : ""} onChange={(v) => commit((d) => ({ ...d, category: v.trim() ? v : undefined }), "wf:category")} hint="groups it in the template gallery, e.g. Finance" testId="workflow-category" />
+      <TextField
+        label="Name each request by"
+        value={typeof def.business_key === "string" ? def.business_key : ""}
+        onChange={(v) => commit((d) => ({ ...d, business_key: v.trim() ? v : undefined }), "wf:business_key")}
+        placeholder="e.g. {{ item }} from {{ supplier }}"
+        hint="how inboxes and lists name each request, from its data; empty: its order_id, reference or id"
+        mono
+        issues={issues.filter((i) => !i.node && !i.edge && i.field === "business_key")}
+        testId="workflow-business-key"
+      />
       <JsonField
         label="Instance data (JSON Schema of what a start carries)"
         value={def.data ?? undefined}
