@@ -22,6 +22,22 @@ def test_login_lands_in_the_inbox_with_navigation_for_the_persons_roles(page_as)
     assert walt.errors == []
 
 
+def test_on_a_phone_every_top_bar_link_is_in_sight_without_scrolling_sideways(page_as):
+    admin = page_as("admin", width=390, height=844)  # the most links: every area
+    nav = admin.get_by_role("navigation", name="Main")
+    links = nav.get_by_role("link")
+    expect(links).to_have_count(7)
+    for n in range(7):
+        box = links.nth(n).bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 390, links.nth(n).inner_text()
+    assert admin.evaluate("document.documentElement.scrollWidth") <= 390
+    expect(admin.get_by_role("button", name="Sign out")).to_be_in_viewport()
+    screenshot(admin, "topbar-phone")
+    assert admin.errors == []
+
+
 def test_a_late_first_who_am_i_answer_does_not_sign_out_who_just_signed_in(browser, server):
     """The page asks "who am I?" as it loads; if the person signs in before that (first,
     anonymous) answer arrives, the answer is stale and must not put the login form back."""
