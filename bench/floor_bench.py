@@ -61,6 +61,7 @@ SETUPS: list[tuple[str, str | None, int]] = [
     ("hello", None, 1),
     ("hello", None, 2),
     ("insert", "sqlite", 1),
+    ("insert", "sqlite", 2),
     ("insert", "postgres", 1),
     ("insert", "postgres", 2),
     ("hook", "sqlite", 1),

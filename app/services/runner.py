@@ -10,6 +10,7 @@ notifications, child workflows) go to the outbox with an idempotency key.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import weakref
 from collections import OrderedDict
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jinja2 import TemplateError
+from jinja2 import TemplateError, meta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -37,6 +38,7 @@ from app.errors import ApiError, not_found
 from app.services import assign, events, fields, notices, tables
 from app.services.records import audit, notify, set_candidates, tell_admins_of_incident
 from app.services.templates import TemplateRefused, render
+from app.services.templates import environment as template_environment
 from engine import (
     CallHttp,
     CancelTask,
@@ -223,11 +225,24 @@ def _data_validator(compiled: Compiled) -> FormValidator | None:
         return found
 
 
+_NO_VALUE: tuple[Any, ...] = (None, "", [], {})
+
+
+@functools.lru_cache(maxsize=256)
+def _names_read(template: str) -> frozenset[str]:
+    """The data fields a template reads; a name is rendered only when each has a value (so
+    ``{{ item }} from {{ supplier }}`` never names a request "from")."""
+    try:
+        return frozenset(meta.find_undeclared_variables(template_environment().parse(template)))
+    except TemplateError:
+        return frozenset()
+
+
 def _business_key(data: dict[str, Any], template: str | None = None) -> str | None:
     """What names the instance in lists: its workflow's ``business_key`` template over the
     data; else (no template, or it renders to nothing or fails: a name must never stop a
     start) the first of ``order_id``, ``business_key``, ``reference`` and ``id``."""
-    if template:
+    if template and all(data.get(name) not in _NO_VALUE for name in _names_read(template)):
         try:
             named = str(render(template, dict(data))).strip()
         except (TemplateError, TemplateRefused, TypeError, ValueError, ArithmeticError):

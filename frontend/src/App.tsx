@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, type ReactNode } from "react";
+import { lazy, Suspense, useEffect, useRef, type ReactNode } from "react";
 import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 
 import { AuthProvider, useAuth } from "./auth";
@@ -36,12 +36,23 @@ const NAV: NavItem[] = [
 function Shell({ children }: { children: ReactNode }) {
   const { me, logout, hasRole } = useAuth();
   const navigate = useNavigate();
+  // pages laid out below the bar (the designer) read its height: it wraps on a phone
+  const bar = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const element = bar.current;
+    if (!element || typeof ResizeObserver === "undefined") return;
+    const note = () => document.documentElement.style.setProperty("--topbar-height", `${element.offsetHeight}px`);
+    note();
+    const watcher = new ResizeObserver(note);
+    watcher.observe(element);
+    return () => watcher.disconnect();
+  }, []);
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
         Skip to content
       </a>
-      <header className="topbar">
+      <header className="topbar" ref={bar}>
         <span className="brand">
           <span className="brand-mark" aria-hidden="true">
             ◆

@@ -181,6 +181,13 @@ def test_a_business_key_that_renders_nothing_or_fails_falls_back_and_the_start_g
     blank = admin.post("/api/workflows/unnamed/instances", json={"data": {"reference": "R-1"}})
     assert blank.status_code == 201, blank.text
     assert admin.get(f"/api/instances/{blank.json()['id']}").json()["business_key"] == "R-1"
+    publish(admin, _named("half-named", "{{ item }} from {{ supplier }}"))
+    half = admin.post(
+        "/api/workflows/half-named/instances", json={"data": {"item": "Pen", "reference": "R-2"}}
+    )
+    assert half.status_code == 201, half.text
+    # not "Pen from": a name is made only when every field it reads has a value
+    assert admin.get(f"/api/instances/{half.json()['id']}").json()["business_key"] == "R-2"
     failed = admin.post("/api/workflows/failing/instances", json={"data": {"item": "Pen"}})
     assert failed.status_code == 201, failed.text
     assert admin.get(f"/api/instances/{failed.json()['id']}").json()["business_key"] is None

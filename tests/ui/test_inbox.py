@@ -407,7 +407,7 @@ def test_a_delegation_to_an_unknown_person_keeps_the_dialog_open_with_the_reason
     dialog.get_by_role("button", name="Delegate").click()
     expect(dialog).to_contain_text("there is no active user 'nobody-here'")
     expect(dialog.get_by_label("Person")).to_have_value("nobody-here")
-    dialog.get_by_label("Person").fill("wendy")
+    dialog.get_by_label("Person").fill("Wendy Warehouse")  # named as the list shows her
     dialog.get_by_role("button", name="Delegate").click()
     expect(dialog).to_have_count(0)
     task = call(server, "admin", "GET", f"/api/tasks/{pick['id']}").json()

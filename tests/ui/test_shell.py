@@ -35,6 +35,14 @@ def test_on_a_phone_every_top_bar_link_is_in_sight_without_scrolling_sideways(pa
     assert admin.evaluate("document.documentElement.scrollWidth") <= 390
     expect(admin.get_by_role("button", name="Sign out")).to_be_in_viewport()
     screenshot(admin, "topbar-phone")
+    # a page laid out below the bar starts below it, however many rows it takes
+    admin.goto("/designer/order-management")
+    expect(admin.get_by_test_id("designer")).to_have_attribute("data-ready", "true")
+    bar = admin.locator("header.topbar").bounding_box()
+    toolbar = admin.locator(".wf-toolbar").bounding_box()
+    assert bar is not None
+    assert toolbar is not None
+    assert toolbar["y"] >= bar["y"] + bar["height"] - 1
     assert admin.errors == []
 
 

@@ -351,8 +351,12 @@ function HandOverDialog({ taskId, kind, onClose, onSubmit }: { taskId: string; k
   const [busy, setBusy] = useState(false);
   async function submit(event: FormEvent) {
     event.preventDefault();
-    const name = to.trim();
-    if (!name) return;
+    const typed = to.trim();
+    if (!typed) return;
+    // a person may be named as the list shows them ("Walt Warehouse"), when only one has that name
+    const byName = kind === "reassign" && target === "role" ? [] : (offer?.people ?? []).filter((p) => p.display_name.toLowerCase() === typed.toLowerCase());
+    const only = byName.length === 1 ? byName[0] : undefined;
+    const name = only && !offer?.people.some((p) => p.username === typed) ? only.username : typed;
     setBusy(true);
     setError(null);
     try {
