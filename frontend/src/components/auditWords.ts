@@ -85,3 +85,14 @@ export function actionWords(action: string): string {
   const text = action.replace(/[._]/g, " ").trim();
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
+
+/** The action code for what the audit log shows in words ("Task completed" → ``task.completed``);
+ * anything else as typed (a code, or the first part of codes: ``task``). */
+export function actionCode(typed: string): string {
+  const text = typed.trim().toLowerCase();
+  const found = Object.entries(WORDS).find(([, words]) => words.toLowerCase() === text);
+  return found ? found[0] : typed.trim();
+}
+
+/** Every action's words, for suggestions while typing a filter. */
+export const ACTION_WORDS: string[] = [...new Set(Object.values(WORDS))].sort();

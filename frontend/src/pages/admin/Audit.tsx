@@ -5,7 +5,7 @@ import { Link } from "react-router-dom";
 import { api, type Page } from "../../api";
 import { Empty, ErrorNote, formatTime, PageHeader, Spinner } from "../../components/ui";
 import { useLoad } from "../../components/useLoad";
-import { actionWords } from "../../components/auditWords";
+import { ACTION_WORDS, actionCode, actionWords } from "../../components/auditWords";
 
 interface AuditEvent {
   id: number;
@@ -31,7 +31,7 @@ export default function Audit() {
   const [action, setAction] = useState("");
   const [instance, setInstance] = useState("");
   const [offset, setOffset] = useState(0);
-  const events = useLoad(() => api.get<Page<AuditEvent>>("/api/admin/audit", { actor: actor.trim(), action: action.trim(), instance: instance.trim(), offset, limit: LIMIT }), [actor, action, instance, offset]);
+  const events = useLoad(() => api.get<Page<AuditEvent>>("/api/admin/audit", { actor: actor.trim(), action: actionCode(action), instance: instance.trim(), offset, limit: LIMIT }), [actor, action, instance, offset]);
   const page = events.data;
   const filter = (set: (v: string) => void) => (e: ChangeEvent<HTMLInputElement>) => {
     set(e.target.value);
@@ -48,8 +48,13 @@ export default function Audit() {
         </label>
         <label>
           Action
-          <input value={action} onChange={filter(setAction)} placeholder="e.g. user or task.completed" />
+          <input value={action} onChange={filter(setAction)} placeholder="e.g. Task completed, or task" list="audit-actions" />
         </label>
+        <datalist id="audit-actions">
+          {ACTION_WORDS.map((words) => (
+            <option key={words} value={words} />
+          ))}
+        </datalist>
         <label>
           Instance
           <input value={instance} onChange={filter(setInstance)} placeholder="instance id" />
