@@ -46,15 +46,10 @@ from bench.api_bench import (
     postgres_available,
     postgres_database,
 )
+from bench.hooks_bench import shop_order
 
 CONCURRENCY = 32
-ORDER = {
-    "order_id": "W-0000001",
-    "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
-    "items": [{"sku": "MUG-01", "quantity": 1, "price": 20}],
-    "total": 20,
-    "payment": {"method": "card", "reference": "pi_1"},
-}
+ORDER = shop_order(1)
 EXPECTED = {"insert": 201, "hook": 202, "hook_min": 202}
 # (route, backend or None for no database, processes)
 SETUPS: list[tuple[str, str | None, int]] = [

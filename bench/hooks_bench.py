@@ -45,16 +45,19 @@ CONCURRENCY = int(os.environ.get("STEPWISE_BENCH_HOOK_CONCURRENCY", "32"))
 SETUPS = [("sqlite", "sqlite", 1), ("postgres", "postgres", 1), ("postgres_2proc", "postgres", 2)]
 
 
+def shop_order(n: int) -> dict[str, Any]:
+    """The ``n``-th order a shop sends (also the floor bench's request body)."""
+    return {
+        "order_id": f"W-{n:07d}",
+        "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
+        "items": [{"sku": "MUG-01", "quantity": 1, "price": 20}],
+        "total": 20,
+        "payment": {"method": "card", "reference": f"pi_{n}"},
+    }
+
+
 def _order(n: int) -> bytes:
-    return json.dumps(
-        {
-            "order_id": f"W-{n:07d}",
-            "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
-            "items": [{"sku": "MUG-01", "quantity": 1, "price": 20}],
-            "total": 20,
-            "payment": {"method": "card", "reference": f"pi_{n}"},
-        }
-    ).encode()
+    return json.dumps(shop_order(n)).encode()
 
 
 def _secret(base_url: str, password: str) -> str:

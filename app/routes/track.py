@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from app.db.models import Instance
 from app.deps import MaybeUser, SessionDep
 from app.errors import ApiError
+from app.routes.instances import cache
 from app.schemas import ERRORS
 from app.services import tracking
-from app.services.runner import DefinitionCache
 from app.settings import Settings
 
 router = APIRouter(tags=["tracking"])
@@ -51,8 +51,7 @@ class TrackingOut(BaseModel):
 
 
 def _found(request: Request, session: Session, instance: Instance) -> tracking.Tracking:
-    definitions: DefinitionCache = request.app.state.definitions
-    compiled = definitions.get(session, instance.workflow_key, instance.workflow_version)
+    compiled = cache(request).get(session, instance.workflow_key, instance.workflow_version)
     return tracking.tracking(instance, compiled.definition.tracking)
 
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from app.services.outbox import tick
 from app.services.runner import MAX_CHAINED_STEPS
 from tests.app.builders import INCIDENT_AT_START, count_then_check, counted, publish
+from tests.app.test_channels import linear
 
 Login = Callable[[str], TestClient]
 
@@ -139,21 +140,8 @@ def test_admins_hear_of_incidents_once_an_hour_per_workflow_step_and_problem(
 
 
 def _named(key: str, business_key: str) -> dict[str, Any]:
-    return {
-        "format": 1,
-        "key": key,
-        "name": key,
-        "business_key": business_key,
-        "nodes": [
-            {"id": "start", "type": "start", "name": "Start"},
-            {"id": "buy", "type": "user_task", "name": "Buy", "assignee": {"user": "sam"}},
-            {"id": "end", "type": "end", "name": "Done"},
-        ],
-        "edges": [
-            {"id": "e1", "from": "start", "to": "buy"},
-            {"id": "e2", "from": "buy", "to": "end"},
-        ],
-    }
+    """start → a task for sam → end, its requests named by ``business_key``."""
+    return {**linear(key), "business_key": business_key}
 
 
 def test_a_workflow_names_its_requests_by_its_business_key_template(login: Login) -> None:

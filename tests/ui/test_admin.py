@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.app.builders import deliver, secret_for, signup_flow
+from tests.app.builders import deliver, order, secret_for, signup_flow
 from tests.app.fakes import fake_edge
 from tests.app.test_channels import recording_server
 from tests.ui.conftest import Server, screenshot
@@ -576,14 +576,9 @@ def test_a_refused_form_says_why_until_what_was_typed_changes(page_as):
 
 
 def test_the_audit_log_is_filtered_by_the_words_it_shows(page_as, admin_api):
-    order = {
-        "order_id": "AUDIT-WORDS-1",
-        "customer": {"name": "Ada", "email": "ada@example.com"},
-        "items": [{"sku": "MUG-01", "quantity": 1, "price": 20}],
-        "total": 20,
-        "payment": {"method": "card", "reference": "pi_words"},
-    }
-    started = admin_api.post("/api/workflows/order-management/instances", json={"data": order})
+    started = admin_api.post(
+        "/api/workflows/order-management/instances", json={"data": order("AUDIT-WORDS-1")}
+    )
     assert started.status_code == 201, started.text
     admin = page_as("admin")
     admin.goto("/admin/audit")

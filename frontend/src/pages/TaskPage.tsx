@@ -1,5 +1,5 @@
 // One task: what to do, the instance it belongs to, its form, comments and the actions I may take.
-import { useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 
 import { api, ApiError, errorText } from "../api";
@@ -332,21 +332,12 @@ interface Handover {
 
 function HandOverDialog({ taskId, kind, onClose, onSubmit }: { taskId: string; kind: "delegate" | "reassign" | null; onClose: () => void; onSubmit: (body: Record<string, string>) => Promise<void> }) {
   // who it may go to, offered as suggestions while typing; any name can still be typed
-  const [offer, setOffer] = useState<Handover | null>(null);
-  useEffect(() => {
-    if (kind === null) return;
-    let live = true;
-    api
-      .get<Handover>(`/api/tasks/${encodeURIComponent(taskId)}/handover`)
-      .then((found) => live && setOffer(found))
-      .catch(() => live && setOffer(null));
-    return () => {
-      live = false;
-    };
-  }, [kind, taskId]);
+  const offer = useLoad(() => (kind === null ? Promise.resolve(undefined) : api.get<Handover>(`/api/tasks/${encodeURIComponent(taskId)}/handover`)), [kind, taskId]).data;
   const [to, setTo] = useState("");
   const [note, setNote] = useState("");
   const [target, setTarget] = useState<"user" | "role">("user");
+  const forRole = kind === "reassign" && target === "role";
+  const shown = (offer?.people ?? []).find((p) => p.username === to.trim());
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   async function submit(event: FormEvent) {
@@ -354,9 +345,8 @@ function HandOverDialog({ taskId, kind, onClose, onSubmit }: { taskId: string; k
     const typed = to.trim();
     if (!typed) return;
     // a person may be named as the list shows them ("Walt Warehouse"), when only one has that name
-    const byName = kind === "reassign" && target === "role" ? [] : (offer?.people ?? []).filter((p) => p.display_name.toLowerCase() === typed.toLowerCase());
-    const only = byName.length === 1 ? byName[0] : undefined;
-    const name = only && !offer?.people.some((p) => p.username === typed) ? only.username : typed;
+    const byName = forRole || shown ? [] : (offer?.people ?? []).filter((p) => p.display_name.toLowerCase() === typed.toLowerCase());
+    const name = byName.length === 1 && byName[0] ? byName[0].username : typed;
     setBusy(true);
     setError(null);
     try {
@@ -390,14 +380,14 @@ function HandOverDialog({ taskId, kind, onClose, onSubmit }: { taskId: string; k
           </fieldset>
         )}
         <label>
-          {kind === "reassign" && target === "role" ? "Role" : "Person"}
+          {forRole ? "Role" : "Person"}
           <input
             autoFocus
             value={to}
             onChange={(e) => setTo(e.target.value)}
             maxLength={100}
-            list={kind === "reassign" && target === "role" ? "handover-roles" : "handover-people"}
-            placeholder={kind === "reassign" && target === "role" ? "e.g. warehouse" : "Start typing a name or username"}
+            list={forRole ? "handover-roles" : "handover-people"}
+            placeholder={forRole ? "e.g. warehouse" : "Start typing a name or username"}
           />
         </label>
         <datalist id="handover-people">
@@ -410,7 +400,7 @@ function HandOverDialog({ taskId, kind, onClose, onSubmit }: { taskId: string; k
         <datalist id="handover-roles">
           {offer?.roles.map((r) => <option key={r} value={r} />)}
         </datalist>
-        {chosenAway(offer, to, kind, target) && <p className="hint">{to.trim()} is out of office now.</p>}
+        {!forRole && shown?.away && <p className="hint">{shown.username} is out of office now.</p>}
         {kind === "delegate" && (
           <label>
             Note (optional)
@@ -436,10 +426,4 @@ function HandOverDialog({ taskId, kind, onClose, onSubmit }: { taskId: string; k
       </form>
     </Dialog>
   );
-}
-
-function chosenAway(offer: Handover | null, to: string, kind: "delegate" | "reassign" | null, target: "user" | "role"): boolean {
-  if (kind === "reassign" && target === "role") return false;
-  const name = to.trim();
-  return Boolean(offer?.people.some((p) => p.username === name && p.away));
 }

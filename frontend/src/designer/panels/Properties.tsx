@@ -112,12 +112,10 @@ function Connections({ node }: { node: WfNode }) {
   const [note, setNote] = useState<string | null>(null);
   const selectId = useId();
   if (node.type === "end") return null;
-  const nameOf = (id: string) => {
-    const found = def.nodes.find((n) => n.id === id);
-    return found ? found.name || found.id : id;
-  };
+  const names = new Map(def.nodes.map((n) => [n.id, n.name || n.id]));
+  const nameOf = (id: string) => names.get(id) ?? id;
   const out = def.edges.filter((e) => e.from === node.id);
-  const choices = def.nodes.filter((n) => n.id !== node.id && n.type !== "start").sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
+  const choices = def.nodes.filter((n) => n.id !== node.id && n.type !== "start").sort((a, b) => nameOf(a.id).localeCompare(nameOf(b.id)));
   const add = () => {
     if (!target) return;
     const refused = canConnect(def, node.id, target);
@@ -160,7 +158,7 @@ function Connections({ node }: { node: WfNode }) {
             <option value="">Choose a step…</option>
             {choices.map((n) => (
               <option key={n.id} value={n.id}>
-                {n.name || n.id}
+                {nameOf(n.id)}
               </option>
             ))}
           </select>
