@@ -36,6 +36,7 @@ from app.db.models import (
 )
 from app.deps import AdminUser, SessionDep
 from app.errors import ApiError, not_found
+from app.routes.instances import cache
 from app.routes.messages import MessageReceipt, answer
 from app.routes.tables import NO_NUL, refuse_nul
 from app.schemas import ERRORS
@@ -112,11 +113,6 @@ class MessageHookOut(BaseModel):
     updated_by: str | None
 
 
-def _cache(request: Request) -> DefinitionCache:
-    found: DefinitionCache = request.app.state.definitions
-    return found
-
-
 def _sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -161,9 +157,9 @@ async def receive(key: str, request: Request, session: SessionDep) -> JSONRespon
 
 def _receive(request: Request, session: Session, key: str, body: bytes) -> JSONResponse:
     now = clock.now()
-    cache = _cache(request)
+    definitions = cache(request)
     workflow = session.get(Workflow, key)  # read once for the whole delivery
-    trigger = deadletters.webhook_trigger(session, cache, key, workflow=workflow)
+    trigger = deadletters.webhook_trigger(session, definitions, key, workflow=workflow)
     scheme = trigger.webhook.scheme if trigger.webhook else "generic"
     tolerance = trigger.webhook.tolerance_s if trigger.webhook else 300
     keys = list(
@@ -190,7 +186,7 @@ def _receive(request: Request, session: Session, key: str, body: bytes) -> JSONR
     try:
         instance = deadletters.start_from_delivery(
             session,
-            cache=cache,
+            cache=definitions,
             key=key,
             payload=payload,
             headers=headers,
@@ -343,7 +339,7 @@ def list_secrets(key: str, session: SessionDep, me: AdminUser) -> list[SecretOut
 def create_secret(key: str, request: Request, session: SessionDep, me: AdminUser) -> SecretOut:
     """A new secret (shown once). The older ones stay valid until revoked: rotate without a gap.
     A workflow not published yet may have one when its draft is started by webhook."""
-    trigger = deadletters.webhook_trigger(session, _cache(request), key)
+    trigger = deadletters.webhook_trigger(session, cache(request), key)
     value = _new_secret()
     now = clock.now()
     row = WebhookSecret(
@@ -354,7 +350,7 @@ def create_secret(key: str, request: Request, session: SessionDep, me: AdminUser
     session.commit()
     scheme = trigger.webhook.scheme if trigger.webhook else "generic"
     body = example_body(
-        _data_schema(session, _cache(request), key),
+        _data_schema(session, cache(request), key),
         trigger.webhook.mapping if trigger.webhook else {},
     )
     example = sign(scheme, value, body, now=now)
@@ -433,7 +429,7 @@ def _receive_message(request: Request, session: Session, name: str, body: bytes)
     content = messages.digest({"message": name, "correlation": correlation, "data": data})
     receipt = messages.receive(
         session,
-        cache=_cache(request),
+        cache=cache(request),
         message=name,
         correlation=correlation,
         data=data,
