@@ -4,6 +4,7 @@
 contract; everything else here describes definitions, commands and effects.
 """
 
+from engine import _native  # first: it decides where the modules below load from
 from engine.calendar import BusinessCalendar, add_duration, parse_duration
 from engine.commands import (
     AssignTask,
@@ -48,7 +49,11 @@ from engine.problems import DefinitionError, Problem, parse_definition
 from engine.state import STATE_FORMAT, new_state, open_tasks, upgrade_state
 from engine.validation import has_errors, validate
 
+NATIVE: bool = _native.WHY_NOT is None
+"""Whether the engine runs compiled (see ``engine._native``); ``_native.WHY_NOT`` says why not."""
+
 __all__ = [
+    "NATIVE",
     "STATE_FORMAT",
     "AssignTask",
     "BusinessCalendar",

@@ -144,7 +144,7 @@ def _whole(value: object, text: str, unit: str) -> int:
 
 
 @functools.lru_cache(maxsize=1024)
-def parse_duration(text: str) -> Duration:
+def parse_duration(text: object) -> Duration:
     """Parse an ISO 8601 duration such as ``PT4H``, ``P2D``, ``P1W`` or ``P1DT2H30M``.
 
     Surrounding spaces are ignored and lower-case letters are accepted. Years become
@@ -196,7 +196,7 @@ def parse_duration(text: str) -> Duration:
     return Duration(months=months, days=day_part.days, seconds=time_part.total_seconds())
 
 
-def check_duration(text: str, *, calendar: BusinessCalendar | None = None) -> str | None:
+def check_duration(text: object, *, calendar: BusinessCalendar | None = None) -> str | None:
     """``None`` when ``text`` is a usable duration, else a message for a business user.
 
     With a ``calendar``, durations it cannot count (months and years) are refused too.
@@ -219,6 +219,8 @@ def _as_duration(duration: Duration | str) -> Duration:
 def _require_aware(moment: datetime, what: str) -> None:
     if not isinstance(moment, datetime):
         raise TypeError(f"{what} must be a datetime, not {type(moment).__name__}")
+    if moment.tzinfo is UTC:  # the common case, without a call into the tzinfo
+        return
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware, got {moment.isoformat()}")
 
@@ -367,7 +369,8 @@ class BusinessCalendar:
         An instant outside working hours moves to the next working moment; the exact end of
         a working day stays on that day (worked = the whole day).
         """
-        moment = moment.astimezone(UTC)  # compared in UTC: local times can repeat (fold)
+        if moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)  # compared in UTC: local times can repeat (fold)
         last = self._last_located
         if last:
             known, located = last[0]
@@ -443,7 +446,8 @@ class BusinessCalendar:
             remaining -= closes - opens - worked
             day, opens, closes = self._next_hours(day, limit)
             worked = _ZERO
-        return (opens + worked + remaining).astimezone(start.tzinfo)
+        end = opens + worked + remaining  # in UTC, as the opening hours are kept
+        return end if start.tzinfo is UTC else end.astimezone(start.tzinfo)
 
     def working_time_between(self, a: datetime, b: datetime) -> timedelta:
         """The working time from ``a`` to ``b``; negative when ``b`` is before ``a``."""

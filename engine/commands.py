@@ -1,7 +1,10 @@
 """Commands: what the app asks the engine to do with one instance.
 
-Each command is a frozen dataclass; ``now`` travels beside it into ``step``.
-Data carried by a command is plain JSON (dicts, lists, strings, numbers).
+Each command is a dataclass; ``now`` travels beside it into ``step``, which never
+changes it. Data carried by a command is plain JSON (dicts, lists, strings, numbers).
+They are not frozen so that the ones sent at every step can have a hand-written
+``__init__`` of plain assignments, which the compiled engine (``engine._native``) turns
+into direct slot writes; see ``engine.effects``.
 """
 
 from __future__ import annotations
@@ -10,15 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Start:
     """Start a new instance with its initial data."""
 
     data: dict[str, Any] = field(default_factory=dict)
     by: str | None = None
 
+    def __init__(self, data: dict[str, Any] | None = None, by: str | None = None) -> None:
+        self.data = {} if data is None else data
+        self.by = by
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class CompleteTask:
     """Someone completed an open task with a form's data (and, for an approval, an outcome)."""
 
@@ -27,8 +34,20 @@ class CompleteTask:
     by: str | None = None
     outcome: str | None = None
 
+    def __init__(
+        self,
+        task_id: str,
+        data: dict[str, Any] | None = None,
+        by: str | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.data = {} if data is None else data
+        self.by = by
+        self.outcome = outcome
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class AssignTask:
     """The app resolved, claimed, delegated or reassigned a task: ``user`` now holds it."""
 
@@ -36,14 +55,17 @@ class AssignTask:
     user: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FireTimer:
     """A timer the engine scheduled has come due."""
 
     timer_id: str
 
+    def __init__(self, timer_id: str) -> None:
+        self.timer_id = timer_id
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class ReceiveMessage:
     """A message for a ``receive`` node; ``correlation`` must match when given."""
 
@@ -51,8 +73,15 @@ class ReceiveMessage:
     data: dict[str, Any] = field(default_factory=dict)
     correlation: Any = None
 
+    def __init__(
+        self, message: str, data: dict[str, Any] | None = None, correlation: Any = None
+    ) -> None:
+        self.message = message
+        self.data = {} if data is None else data
+        self.correlation = correlation
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class HttpResult:
     """The answer to a ``CallHttp`` effect."""
 
@@ -61,8 +90,20 @@ class HttpResult:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
 
+    def __init__(
+        self,
+        request_id: str,
+        status: int,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.request_id = request_id
+        self.status = status
+        self.body = body
+        self.headers = {} if headers is None else headers
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class HttpFailed:
     """A ``CallHttp`` that failed after all its retries."""
 
@@ -71,7 +112,7 @@ class HttpFailed:
     status: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TableResult:
     """The outcome of a ``TableOperation`` effect."""
 
@@ -79,8 +120,13 @@ class TableResult:
     result: Any = None
     error: str | None = None
 
+    def __init__(self, request_id: str, result: Any = None, error: str | None = None) -> None:
+        self.request_id = request_id
+        self.result = result
+        self.error = error
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class SubworkflowFinished:
     """A child instance started by ``StartSubworkflow`` has ended (``failed``: it could not
     be started, or the app gave up on it)."""
@@ -90,7 +136,7 @@ class SubworkflowFinished:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Cancel:
     """Cancel the whole instance."""
 
@@ -98,7 +144,7 @@ class Cancel:
     by: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpdateData:
     """An admin's correction of the instance data (merged at the top level)."""
 
@@ -106,7 +152,7 @@ class UpdateData:
     by: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RetryIncident:
     """Run the node that raised an incident again (after its cause was fixed)."""
 
@@ -114,7 +160,7 @@ class RetryIncident:
     by: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SkipIncident:
     """Go on past the node that raised an incident, as if it had done its work (its result
     stays unset): for a call whose effect was made by hand."""

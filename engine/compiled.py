@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, final
 
 import networkx as nx
 
@@ -74,6 +74,7 @@ class TaskPlan:
         sla: the SLA timers as (timer id suffix, duration, purpose, level), the due one
             first; empty without an SLA.
         notify: the node's notices as JSON, for each person a task is given to.
+        form, instructions, priority: the node's, read here rather than from the model.
     """
 
     name: str
@@ -82,6 +83,9 @@ class TaskPlan:
     calendar: str | None
     sla: tuple[tuple[str, str, str, int], ...]
     notify: tuple[dict[str, Any], ...] = ()
+    form: dict[str, Any] | None = None
+    instructions: str | None = None
+    priority: int = 0
 
 
 def _task_plan(node: UserTaskNode | ApprovalNode) -> TaskPlan:
@@ -100,7 +104,33 @@ def _task_plan(node: UserTaskNode | ApprovalNode) -> TaskPlan:
         calendar=sla.calendar if sla is not None else None,
         sla=tuple(timers),
         notify=tuple(n.model_dump() for n in node.notify),
+        form=node.form,
+        instructions=node.instructions,
+        priority=node.priority,
     )
+
+
+@final
+class Arc:
+    """A connection as the interpreter reads it: the model's ``Edge`` as plain attributes.
+
+    Reading a field of a pydantic model costs a few hundred instructions; the interpreter
+    reads two or three for every move of a token, and this costs a few.
+    """
+
+    def __init__(self, edge: Edge) -> None:
+        self.id = edge.id
+        self.from_ = edge.from_
+        self.to = edge.to
+        self.condition = edge.condition
+        self.default = edge.default
+        self.outcome = edge.outcome
+        self.on = edge.on
+        self.after = edge.after
+        self.interrupting = edge.interrupting
+
+    def __repr__(self) -> str:
+        return f"Arc({self.id!r}: {self.from_!r} -> {self.to!r})"
 
 
 class Compiled:
@@ -122,10 +152,13 @@ class Compiled:
                 Problem("start_count", f"A workflow needs exactly one start, not {len(starts)}.")
             )
         self.start = starts[0] if starts else ""
+        self.kinds: dict[str, str] = {n: node.type for n, node in self.nodes.items()}
+        self.stages: dict[str, str | None] = {n: node.stage for n, node in self.nodes.items()}
+        """Each node's type and stage, read at every entry (see ``Arc`` for why not from it)."""
 
-        self.out: dict[str, tuple[Edge, ...]] = dict.fromkeys(self.nodes, ())
-        self.incoming: dict[str, tuple[Edge, ...]] = dict.fromkeys(self.nodes, ())
-        self.boundary: dict[str, tuple[Edge, ...]] = dict.fromkeys(self.nodes, ())
+        self.out: dict[str, tuple[Arc, ...]] = dict.fromkeys(self.nodes, ())
+        self.incoming: dict[str, tuple[Arc, ...]] = dict.fromkeys(self.nodes, ())
+        self.boundary: dict[str, tuple[Arc, ...]] = dict.fromkeys(self.nodes, ())
         for edge in definition.edges:
             if edge.from_ not in self.nodes or edge.to not in self.nodes:
                 problems.append(
@@ -136,11 +169,12 @@ class Compiled:
                     )
                 )
                 continue
+            arc = Arc(edge)
             if edge.on is None:
-                self.out[edge.from_] += (edge,)
-                self.incoming[edge.to] += (edge,)
+                self.out[edge.from_] += (arc,)
+                self.incoming[edge.to] += (arc,)
             else:
-                self.boundary[edge.from_] += (edge,)
+                self.boundary[edge.from_] += (arc,)
         self.exprs: dict[str, Expression] = {}
         for source, node_id, edge_id in self._expression_sources():
             try:
@@ -154,13 +188,13 @@ class Compiled:
         if problems:
             raise DefinitionError(problems)
 
-        self.exit: dict[str, Edge | None] = {
+        self.exit: dict[str, Arc | None] = {
             n: edges[0] if len(edges) == 1 and _plain(edges[0]) else None
             for n, edges in self.out.items()
         }
         """A node's one outgoing connection when it is its only one and has no condition,
         outcome or default: the common case of leaving a node, taken without inspecting it."""
-        self.timeouts: dict[str, tuple[tuple[Edge, str], ...]] = {
+        self.timeouts: dict[str, tuple[tuple[Arc, str], ...]] = {
             n: tuple((e, e.after) for e in edges if e.on == "timeout" and e.after)
             for n, edges in self.boundary.items()
         }
@@ -191,6 +225,8 @@ class Compiled:
             form = getattr(node, "form", None)
             if form:
                 self.forms[node.id] = FormValidator(form)
+        self._data_form: FormValidator | None = None
+        self._data_form_built = False
         self.joins: frozenset[str] = frozenset(
             n
             for n, node in self.nodes.items()
@@ -208,6 +244,15 @@ class Compiled:
             for j in self.joins
             if isinstance(self.nodes[j], InclusiveNode)
         }
+
+    def data_form(self) -> FormValidator | None:
+        """The validator of the workflow's data schema (``data``), built on first use: only
+        the app checks data against it, when an instance starts or its data is changed."""
+        if not self._data_form_built:
+            schema = self.definition.data
+            self._data_form = FormValidator(schema) if schema else None
+            self._data_form_built = True
+        return self._data_form
 
     def spec(self, spec: Assignee) -> dict[str, Any]:
         """An assignee spec as JSON (shared: do not mutate)."""
@@ -270,7 +315,7 @@ class Compiled:
                 yield from ((src, nid, None) for src in node.output.values())
 
 
-def _plain(edge: Edge) -> bool:
+def _plain(edge: Arc) -> bool:
     """Whether a connection is always taken: no condition, outcome or default."""
     return edge.condition is None and edge.outcome is None and not edge.default
 

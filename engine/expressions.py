@@ -151,10 +151,10 @@ class Expression:
         except ExpressionError as exc:
             exc.expression = self.source
             raise
-        except Exception as exc:
-            error = _runtime_error(exc)
+        except Exception as failure:  # a name of its own: compiled, ``exc`` is typed above
+            error = _runtime_error(failure)
             error.expression = self.source
-            raise error from exc
+            raise error from failure
 
 
 def _count_nodes(tree: ast.AST) -> int:
@@ -180,7 +180,7 @@ def _bracket_depth(text: str) -> int:
 
 
 @functools.lru_cache(maxsize=8192)
-def compile_expression(source: str) -> Expression:
+def compile_expression(source: object) -> Expression:
     """Compile an expression, once: the result is cached by source.
 
     Raises:
@@ -204,10 +204,10 @@ def compile_expression(source: str) -> Expression:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        where = f", at character {exc.offset}" if exc.offset else ""
+    except SyntaxError as bad:  # its own name: compiled, each name has one type
+        where = f", at character {bad.offset}" if bad.offset else ""
         raise ExpressionSyntaxError(
-            f"this is not a valid expression ({exc.msg}{where})", source
+            f"this is not a valid expression ({bad.msg}{where})", source
         ) from None
     except (ValueError, RecursionError, MemoryError, OverflowError):
         raise ExpressionSyntaxError("this is not a valid expression", source) from None

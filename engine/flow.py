@@ -5,9 +5,9 @@ See ``engine.interpreter`` for the design.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
+from engine.compiled import Arc
 from engine.effects import (
     CallHttp,
     SendNotification,
@@ -17,10 +17,8 @@ from engine.effects import (
     WaitForMessage,
 )
 from engine.model import (
-    NODE_TYPES,
     ApprovalNode,
     DecisionNode,
-    Edge,
     EndNode,
     ExclusiveNode,
     HttpNode,
@@ -29,7 +27,6 @@ from engine.model import (
     ParallelNode,
     ReceiveNode,
     SetNode,
-    StartNode,
     SubworkflowNode,
     TableNode,
     TimerNode,
@@ -83,18 +80,50 @@ class Flow(Run):
                 self._stuck_joins()
 
     def enter(self, token: str, node_id: str, edge_id: str | None) -> None:
-        node = self.c.nodes[node_id]
+        c = self.c
         state = self.s
         state["path"].append({"node": node_id, "token": token, "edge": edge_id, "at": self.now_iso})
-        stage = node.stage
+        stage = c.stages[node_id]
         if stage is not None and stage != state["stage"]:
             state["stage"] = stage
             self.m("stages").append({"stage": stage, "node": node_id, "at": self.now_iso})
             self.emit(SetStage(stage=stage, node=node_id))
-        _ENTER[node.type](self, token, node, edge_id)
-
-    def _start(self, token: str, node: StartNode, edge_id: str | None) -> None:
-        self.leave(token, node.id)
+        # a chain, commonest first, rather than a table of methods: compiled, these are
+        # direct calls, where calling a method taken from a table goes through Python
+        kind, node = c.kinds[node_id], c.nodes[node_id]
+        if kind == "exclusive":
+            self.choose_exclusive(token, node)
+        elif kind == "user_task":
+            self._user_task(token, node, edge_id)
+        elif kind == "notify":
+            self._notify(token, node, edge_id)
+        elif kind == "http":
+            self._http(token, node, edge_id)
+        elif kind == "end":
+            self._end(token, node, edge_id)
+        elif kind == "start":
+            self.leave(token, node_id)
+        elif kind == "approval":
+            self._approval(token, node, edge_id)
+        elif kind == "parallel":
+            self._parallel(token, node, edge_id)
+        elif kind == "set":
+            self._set(token, node, edge_id)
+        elif kind == "receive":
+            self._receive(token, node, edge_id)
+        elif kind == "timer":
+            self._timer(token, node, edge_id)
+        elif kind == "decision":
+            self.decide(node)
+            self.leave(token, node_id)
+        elif kind == "table":
+            self.table_request(token, node)
+        elif kind == "inclusive":
+            self._inclusive(token, node, edge_id)
+        elif kind == "subworkflow":
+            self._subworkflow(token, node, edge_id)
+        else:
+            raise TypeError(f"no way to enter a node of type {kind!r}")
 
     def _notify(self, token: str, node: NotifyNode, edge_id: str | None) -> None:
         self.emit(
@@ -137,9 +166,6 @@ class Flow(Run):
             self.undo_tasks(tasks)
             raise
 
-    def _exclusive(self, token: str, node: ExclusiveNode, edge_id: str | None) -> None:
-        self.choose_exclusive(token, node)
-
     def _parallel(self, token: str, node: ParallelNode, edge_id: str | None) -> None:
         if node.id in self.c.joins and not self.arrive(token, node.id, edge_id, parallel=True):
             return
@@ -154,10 +180,6 @@ class Flow(Run):
     def _set(self, token: str, node: SetNode, edge_id: str | None) -> None:
         for name, source in node.assign.items():
             self.assign(name, json_safe(self.evaluate(source)))
-        self.leave(token, node.id)
-
-    def _decision(self, token: str, node: DecisionNode, edge_id: str | None) -> None:
-        self.decide(node)
         self.leave(token, node.id)
 
     def _timer(self, token: str, node: TimerNode, edge_id: str | None) -> None:
@@ -199,9 +221,6 @@ class Flow(Run):
             )
         )
 
-    def _table(self, token: str, node: TableNode, edge_id: str | None) -> None:
-        self.table_request(token, node)
-
     def _subworkflow(self, token: str, node: SubworkflowNode, edge_id: str | None) -> None:
         child_input = {name: self.evaluate(src) for name, src in node.input.items()}
         wait_id = self.new_id("w")
@@ -237,9 +256,9 @@ class Flow(Run):
         if not edges:
             del self.s["tokens"][token]
             return
-        chosen: list[Edge] = []
+        chosen: list[Arc] = []
         evaluated: list[dict[str, Any]] = []
-        default: Edge | None = None
+        default: Arc | None = None
         for edge in edges:
             if edge.default:
                 default = edge
@@ -272,7 +291,7 @@ class Flow(Run):
             )
         self.split(token, node_id, chosen)
 
-    def split(self, token: str, node_id: str, edges: tuple[Edge, ...] | list[Edge]) -> None:
+    def split(self, token: str, node_id: str, edges: tuple[Arc, ...] | list[Arc]) -> None:
         if not edges:
             del self.s["tokens"][token]
             return
@@ -282,7 +301,7 @@ class Flow(Run):
             self.s["tokens"][branch] = {"node": node_id, "wait": None}
             self.move(branch, edge)
 
-    def move(self, token: str, edge: Edge) -> None:
+    def move(self, token: str, edge: Arc) -> None:
         to = edge.to
         self.s["tokens"][token] = {"node": to, "wait": None}
         self.queue.append((token, to, edge.id))
@@ -293,8 +312,8 @@ class Flow(Run):
             self.move(token, edges[0])  # a merge, or a pass-through
             return
         evaluated: list[dict[str, Any]] = []
-        chosen: Edge | None = None
-        default: Edge | None = None
+        chosen: Arc | None = None
+        default: Arc | None = None
         record: dict[str, Any] = {"node": node.id, "kind": "exclusive", "evaluated": evaluated}
         try:
             for edge in edges:
@@ -324,10 +343,10 @@ class Flow(Run):
             )
         self.move(token, chosen)
 
-    def choose_inclusive(self, node_id: str) -> list[Edge]:
-        chosen: list[Edge] = []
+    def choose_inclusive(self, node_id: str) -> list[Arc]:
+        chosen: list[Arc] = []
         evaluated: list[dict[str, Any]] = []
-        default: Edge | None = None
+        default: Arc | None = None
         for edge in self.c.out[node_id]:
             if edge.default:
                 default = edge
@@ -505,9 +524,3 @@ class Flow(Run):
                 each=node.each is not None,
             )
         )
-
-
-_ENTER: dict[str, Callable[[Flow, str, Any, str | None], None]] = {
-    node_type: getattr(Flow, f"_{node_type}") for node_type in NODE_TYPES
-}
-"""What entering a node does, by node type (a table, not a chain of isinstance checks)."""

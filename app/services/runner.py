@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import secrets
-import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -65,7 +64,6 @@ from engine import (
     step,
 )
 from engine.calendar import DEFAULT_CALENDARS, BusinessCalendar, calendar_from_dict
-from engine.forms import FormValidator
 
 MAX_CHAINED_STEPS = 100
 """Table steps one command may chain (each answered in its transaction) before the rest are
@@ -164,7 +162,7 @@ def start_instance(
         parent_request=parent_request,
     )
     data.setdefault("tracking_url", f"/track/{token}")
-    validator = _data_validator(compiled)
+    validator = compiled.data_form()
     if validator is not None:
         errors = validator.errors({k: v for k, v in data.items() if k != "tracking_url"})
         if errors:
@@ -207,22 +205,6 @@ def start_instance(
         stored_fields={},
     )
     return instance
-
-
-_DATA_VALIDATORS: weakref.WeakKeyDictionary[Compiled, FormValidator | None] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _data_validator(compiled: Compiled) -> FormValidator | None:
-    """The validator of a version's data schema, built once per compiled version (building
-    one compiles the JSON Schema: a few per cent of a start when done every time)."""
-    try:
-        return _DATA_VALIDATORS[compiled]
-    except KeyError:
-        schema = compiled.definition.data
-        found = _DATA_VALIDATORS[compiled] = FormValidator(schema) if schema else None
-        return found
 
 
 _NO_VALUE: tuple[Any, ...] = (None, "", [], {})

@@ -6,6 +6,7 @@ import engine
 def test_public_names_are_pinned():
     assert sorted(engine.__all__) == sorted(
         [
+            "NATIVE",
             "STATE_FORMAT",
             "AssignTask",
             "BusinessCalendar",

@@ -190,6 +190,16 @@ def test_assignee_expression_with_missing_data_raises_incident(drive):
     assert incident.details["missing"] == "account_manager"
 
 
+def test_an_expression_that_fails_on_its_data_raises_an_incident_saying_why(drive):
+    d = drive(seq(node("a", "set", assign={"n": "int(note)"})))
+    d.start({"note": "seven"})
+    (incident,) = d.of(RaiseIncident)
+    assert incident.code == "expression_failed"
+    assert incident.details == {"expression": "int(note)"}
+    assert "int(note)" in incident.message
+    assert d.status == "running"
+
+
 def test_retain_familiar_gives_task_to_whoever_did_the_earlier_step(drive):
     d = drive(
         seq(

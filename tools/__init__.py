@@ -1,0 +1,1 @@
+"""Build and maintenance commands run by the Makefile."""
