@@ -267,6 +267,7 @@ class BusinessCalendar:
         init=False, repr=False, compare=False
     )
     _last_located: list[tuple[datetime, _Located]] = field(init=False, repr=False, compare=False)
+    _last_day: list[tuple[date, datetime, datetime]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         label = f"calendar '{self.name}'"
@@ -276,6 +277,9 @@ class BusinessCalendar:
         # The last instant located, with where it falls: the SLA timers of a task (due,
         # reminders, escalations) all count from the same ``now``.
         object.__setattr__(self, "_last_located", [])
+        # The last working day an instant fell in, with its hours: the next instants
+        # located (the next steps of an instance, of others) are mostly in it too.
+        object.__setattr__(self, "_last_day", [])
         try:
             zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -381,6 +385,19 @@ class BusinessCalendar:
         return located
 
     def _locate_utc(self, moment: datetime) -> _Located:
+        known = self._last_day
+        if known:
+            day, opens, closes = known[0]
+            # strictly after the opening: at the very moment a day opens, the day before
+            # may be the one (it ends at 24:00), and the search below knows
+            if opens < moment <= closes:
+                return day, opens, closes, moment - opens
+        located = self._search(moment)
+        if located[3]:  # inside that day's hours: worth remembering
+            known[:] = [located[:3]]
+        return located
+
+    def _search(self, moment: datetime) -> _Located:
         day = moment.astimezone(self._zone).date() - _ONE_DAY  # "24:00" ends on the next date
         hours = self._hours(day)
         if hours is not None and moment <= hours[1]:

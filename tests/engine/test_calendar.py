@@ -605,3 +605,37 @@ def test_clock_time_counts_days_as_24_hours_and_refuses_months():
     assert parse_duration("PT90M").clock_time == timedelta(minutes=90)
     with pytest.raises(DurationError, match="months"):
         _ = parse_duration("P1M").clock_time
+
+
+CACHED_CALENDARS = {
+    "business": {},
+    "berlin, to midnight": {"timezone": "Europe/Berlin", "start": "00:00", "end": "24:00"},
+    "new york, short days": {
+        "timezone": "America/New_York",
+        "start": "11:00",
+        "end": "15:30",
+    },
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    which=st.sampled_from(sorted(CACHED_CALENDARS)),
+    moments=st.lists(
+        st.datetimes(
+            min_value=datetime(2026, 3, 25), max_value=datetime(2026, 4, 2), timezones=st.just(UTC)
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    duration=st.sampled_from(["PT1H", "PT4H", "PT8H", "P1D", "P2DT3H"]),
+)
+def test_what_a_calendar_remembers_never_changes_an_answer(
+    which: str, moments: list[datetime], duration: str
+) -> None:
+    """One calendar asked many times (remembering the last day and instant it located)
+    answers as a new calendar asked once; the dates cross a DST change."""
+    settings_ = {"name": "c", **CACHED_CALENDARS[which]}
+    used = calendar_from_dict(settings_)
+    for moment in moments:
+        assert used.add(moment, duration) == calendar_from_dict(settings_).add(moment, duration)
