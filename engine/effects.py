@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 
 def _plain(value: Any) -> Any:
@@ -312,22 +312,6 @@ Effect = (
 
 _KINDS: dict[type, str] = {
     cls: "".join("_" + c.lower() if c.isupper() else c for c in cls.__name__).lstrip("_")
-    for cls in (
-        CreateTask,
-        CancelTask,
-        ScheduleTimer,
-        CancelTimer,
-        SendNotification,
-        CallHttp,
-        TableOperation,
-        StartSubworkflow,
-        WaitForMessage,
-        CancelWait,
-        SetStage,
-        SlaEvent,
-        RaiseIncident,
-        ResolveIncident,
-        InstanceFinished,
-    )
+    for cls in get_args(Effect)
 }
 """Each effect's ``kind``: its class name in snake case (``CreateTask``: ``create_task``)."""

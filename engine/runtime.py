@@ -42,8 +42,7 @@ _CONTAINERS: Final = {
     "incidents": dict,
 }
 
-_EAGER: Final = ("tokens", "waits", "tasks", "timers", "path")
-_EAGER_SET: Final = frozenset(_EAGER)
+_EAGER: Final = frozenset(("tokens", "waits", "tasks", "timers", "path"))
 _ALL_SET: Final = frozenset(_CONTAINERS)
 _NUMBERS: Final = tuple(str(n) for n in range(1000))
 """Ids' numbers as text, made once: an instance rarely counts past a few hundred."""
@@ -89,7 +88,7 @@ class Run:
             s["tokens"], s["waits"] = dict(s["tokens"]), dict(s["waits"])
             s["tasks"], s["timers"] = dict(s["tasks"]), dict(s["timers"])
             s["path"] = list(s["path"])
-            self.touched = set(_EAGER_SET)  # copying a set: no hashing again
+            self.touched = set(_EAGER)  # copying a set: no hashing again
         self.now = now
         self.now_iso = iso(now)
         self.effects: list[Effect] = []

@@ -62,8 +62,10 @@ def test_kind_is_the_class_name_in_snake_case(cls: type, kind: str) -> None:
     assert cls(**{f.name: _sample(f, index) for index, f in enumerate(fields)}).kind == kind
 
 
-def test_every_effect_has_a_kind() -> None:
-    assert set(effects._KINDS) == set(typing.get_args(effects.Effect))
+def test_every_effect_has_a_kind_of_its_own() -> None:
+    classes = typing.get_args(effects.Effect)
+    assert set(effects._KINDS) == set(classes)
+    assert len(set(effects._KINDS.values())) == len(classes)
 
 
 @pytest.mark.parametrize("cls", typing.get_args(effects.Effect), ids=lambda c: c.__name__)
