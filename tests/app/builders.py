@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +239,19 @@ def publish(admin: TestClient, flow: dict[str, Any], key: str | None = None) -> 
     assert made.status_code == 201, made.text
     published = admin.post(f"/api/workflows/{key}/publish")
     assert published.status_code == 201, published.text
+
+
+def away(admin: TestClient, user: str, delegate: str, now: datetime, *, days: int = 1) -> None:
+    """Put ``user`` out of office from an hour before ``now`` for ``days`` days after it,
+    ``delegate`` covering."""
+    window = {
+        "user": user,
+        "delegate": delegate,
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=days)).isoformat(),
+    }
+    made = admin.post("/api/out-of-office", json=window)
+    assert made.status_code == 201, made.text
 
 
 def ensure_published(env: Env, key: str, draft: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ from app.deps import Principal
 from app.main import create_app
 from app.routes import inbox as inbox_routes
 from app.services.inbox import InboxWatch
-from tests.app.builders import assert_error, order
+from tests.app.builders import assert_error, away, order
 from tests.app.conftest import ADMIN_PASSWORD, Template
 
 
@@ -333,14 +333,7 @@ def test_the_watch_reconciles_changes_it_did_not_see(admin, login, app):
 
 
 def test_the_watch_leaves_my_roles_pools_out_while_i_am_away(admin, app):
-    at = datetime.fromisoformat(admin.get("/api/clock").json()["now"])
-    window = {
-        "user": "walt",
-        "delegate": "wendy",
-        "starts_at": (at - timedelta(hours=1)).isoformat(),
-        "ends_at": (at + timedelta(days=1)).isoformat(),
-    }
-    assert admin.post("/api/out-of-office", json=window).status_code == 201
+    away(admin, "walt", "wendy", datetime.fromisoformat(admin.get("/api/clock").json()["now"]))
     roles = frozenset({"warehouse", "employee"})
     watches = {name: InboxWatch(Principal(f"{name}-id", name, roles)) for name in ("walt", "wendy")}
     with app.state.sessionmaker() as session:

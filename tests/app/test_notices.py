@@ -16,7 +16,7 @@ from app.db.models import Outbox, Task
 from app.main import create_app
 from app.services import notices
 from app.services.outbox import tick
-from tests.app.builders import one_task
+from tests.app.builders import away, one_task
 from tests.app.test_actionlinks import approval_flow
 from tests.app.test_channels import Mailbox, mailbox, publish, recording_server, rows, start
 
@@ -104,14 +104,7 @@ def test_each_approver_gets_an_email_with_links_made_for_them_and_one_approves_f
 
 def test_a_pool_task_tells_the_people_of_its_role_who_are_in(app, login, box):
     admin = login("admin")
-    now = app.state.clock.now()
-    away = {
-        "user": "wendy",
-        "delegate": "walt",
-        "starts_at": (now - timedelta(hours=1)).isoformat(),
-        "ends_at": (now + timedelta(days=2)).isoformat(),
-    }
-    assert admin.post("/api/out-of-office", json=away).status_code == 201
+    away(admin, "wendy", "walt", app.state.clock.now(), days=2)
     notice = {"subject": "New in the warehouse pool", "body": "{{ task.name }}: {{ task.url }}"}
     key = publish(admin, pool_task("pool-mail", {"role": "warehouse"}, [notice]))
     instance_id = start(admin, key)
@@ -385,14 +378,14 @@ def test_the_person_covering_for_someone_away_is_emailed_the_task(app, login, bo
     key = publish(admin, pool_task("cover-mail", {"user": "sam"}, []))
     instance_id = start(admin, key)
     now = app.state.clock.now()
-    away = {
+    window = {
         "user": "sam",
         "delegate": "shay",
         "starts_at": (now + timedelta(minutes=10)).isoformat(),
         "ends_at": (now + timedelta(days=2)).isoformat(),
         "note": "Back on Monday",
     }
-    assert admin.post("/api/out-of-office", json=away).status_code == 201
+    assert admin.post("/api/out-of-office", json=window).status_code == 201
     app.state.clock.advance(by=timedelta(minutes=11))
     send(app)  # the absence begins: sam's task goes to shay
     send(app)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.services.outbox import tick
 from app.services.runner import MAX_CHAINED_STEPS
-from tests.app.builders import INCIDENT_AT_START, count_then_check, counted, publish
+from tests.app.builders import INCIDENT_AT_START, away, count_then_check, counted, publish
 from tests.app.test_channels import linear
 
 Login = Callable[[str], TestClient]
@@ -87,13 +87,7 @@ def test_refused_table_steps_that_loop_on_their_error_path_change_nothing(login:
 def test_an_sla_reassignment_to_someone_away_goes_to_their_cover(app: Any, login: Login) -> None:
     admin, walt = login("admin"), login("walt")
     at = datetime.now(UTC)
-    window = {
-        "user": "wendy",
-        "delegate": "mia",
-        "starts_at": (at - timedelta(hours=1)).isoformat(),
-        "ends_at": (at + timedelta(days=1)).isoformat(),
-    }
-    assert admin.post("/api/out-of-office", json=window).status_code == 201
+    away(admin, "wendy", "mia", at)
     escalation = {"after": "PT2H", "action": "reassign", "to": {"user": "wendy"}}
     sla = {"due": "PT1H", "calendar": "24x7", "escalate": [escalation]}
     publish(admin, count_then_check("covered-count", sla=sla))

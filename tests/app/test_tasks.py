@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.app.builders import assert_error, count_then_check, counted, publish
+from tests.app.builders import assert_error, away, count_then_check, counted, publish
 
 PACKING = {
     "format": 1,
@@ -189,15 +189,7 @@ def test_someone_out_of_office_is_offered_marked_away(login: Any) -> None:
     publish(admin, count_then_check("handover-away"))
     _, check = counted(admin, walt, "handover-away")
     assert wendy.post(f"/api/tasks/{check['id']}/claim").status_code == 200
-    now = datetime.now(UTC)
-    window = {
-        "user": "mia",
-        "delegate": "suki",
-        "starts_at": (now - timedelta(hours=1)).isoformat(),
-        "ends_at": (now + timedelta(days=2)).isoformat(),
-    }
-    made = admin.post("/api/out-of-office", json=window)
-    assert made.status_code == 201, made.text
+    away(admin, "mia", "suki", datetime.now(UTC), days=2)
     people = wendy.get(f"/api/tasks/{check['id']}/handover").json()["people"]
     assert next(p for p in people if p["username"] == "mia")["away"] is True
     assert next(p for p in people if p["username"] == "sam")["away"] is False
