@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         yield
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        app.state.intake.close()
         app.state.ownership.release()
         app.state.worker.client.close()
         engine.dispose()
@@ -95,6 +96,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
         app.state.first_start = bootstrap(app.state.sessionmaker, settings)
     app.state.worker = make_worker(app)
+    from app.services.intake import Intake
+
+    app.state.intake = Intake(app.state.sessionmaker, app.state.definitions, app.state.clock)
     app.state.ownership = Ownership(settings.url)
     from app.services import actionlinks
 

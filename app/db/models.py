@@ -2,6 +2,14 @@
 
 Ids are strings (uuid4 hex) except for append-only logs, which count up. JSON
 columns are JSONB on PostgreSQL. Times are stored timezone-aware (UTC).
+
+The rows of an instance (and of a task) name their owner by its id, and code sets that id,
+never an object. Each also has a relationship to its owner (``_instance``, ``_task``) that
+is never read (``lazy="raise"``): SQLAlchemy's unit of work orders its inserts by
+relationships, not by foreign keys, and with it a new instance and its first task, outbox
+row or incident go in one flush in the right order, whatever flushes them (the commit, or a
+query's autoflush). That lets many starts share one insert a table
+(``app/services/intake.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -261,6 +269,7 @@ class InstanceField(Base):
     instance_id: Mapped[str] = mapped_column(
         ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
     )
+    _instance: Mapped[Instance] = relationship(lazy="raise")
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
 
@@ -323,6 +332,7 @@ class Task(Base):
     instance_id: Mapped[str] = mapped_column(
         ForeignKey("instances.id", ondelete="CASCADE"), index=True
     )
+    _instance: Mapped[Instance] = relationship(lazy="raise")
     engine_id: Mapped[str] = mapped_column(String(50))
     workflow_key: Mapped[str] = mapped_column(String(100), index=True)
     node: Mapped[str] = mapped_column(String(100))
@@ -368,6 +378,7 @@ class TaskCandidate(Base):
     task_id: Mapped[str] = mapped_column(
         ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
     )
+    _task: Mapped[Task] = relationship(lazy="raise")
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
 
@@ -396,6 +407,7 @@ class Timer(Base):
     instance_id: Mapped[str] = mapped_column(
         ForeignKey("instances.id", ondelete="CASCADE"), index=True
     )
+    _instance: Mapped[Instance] = relationship(lazy="raise")
     engine_id: Mapped[str] = mapped_column(String(100))
     purpose: Mapped[str] = mapped_column(String(30))
     node: Mapped[str] = mapped_column(String(100))
@@ -415,6 +427,7 @@ class MessageWait(Base):
     instance_id: Mapped[str] = mapped_column(
         ForeignKey("instances.id", ondelete="CASCADE"), index=True
     )
+    _instance: Mapped[Instance] = relationship(lazy="raise")
     wait_id: Mapped[str] = mapped_column(String(50))
     node: Mapped[str] = mapped_column(String(100))
     message: Mapped[str] = mapped_column(String(200))
@@ -432,6 +445,7 @@ class Outbox(Base):
     instance_id: Mapped[str | None] = mapped_column(
         ForeignKey("instances.id", ondelete="CASCADE"), index=True
     )
+    _instance: Mapped[Instance | None] = relationship(lazy="raise")
     kind: Mapped[str] = mapped_column(String(40))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     payload: Mapped[dict[str, Any]]
@@ -451,6 +465,7 @@ class Incident(Base):
     instance_id: Mapped[str] = mapped_column(
         ForeignKey("instances.id", ondelete="CASCADE"), index=True
     )
+    _instance: Mapped[Instance] = relationship(lazy="raise")
     engine_id: Mapped[str] = mapped_column(String(50))
     node: Mapped[str] = mapped_column(String(100))
     code: Mapped[str] = mapped_column(String(50))
@@ -494,6 +509,7 @@ class Document(Base):
     instance_id: Mapped[str] = mapped_column(
         ForeignKey("instances.id", ondelete="CASCADE"), index=True
     )
+    _instance: Mapped[Instance] = relationship(lazy="raise")
     task_id: Mapped[str | None] = mapped_column(String(32))
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
@@ -510,6 +526,7 @@ class Comment(Base):
     instance_id: Mapped[str] = mapped_column(
         ForeignKey("instances.id", ondelete="CASCADE"), index=True
     )
+    _instance: Mapped[Instance] = relationship(lazy="raise")
     task_id: Mapped[str | None] = mapped_column(String(32), index=True)
     author: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text)
@@ -726,6 +743,7 @@ class ActionLink(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    _task: Mapped[Task] = relationship(lazy="raise")
     outcome: Mapped[str] = mapped_column(String(100))
     username: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,11 +11,10 @@ message is matched, held or refused by ``app/services/messages.py``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import secrets as random_secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -23,14 +22,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import clock, errors
+from app import clock
 from app.db.models import (
     MessageHook,
     MessageHookSecret,
-    WebhookDelivery,
     WebhookSecret,
     Workflow,
 )
@@ -41,16 +38,15 @@ from app.routes.messages import MessageReceipt, answer
 from app.routes.tables import NO_NUL, refuse_nul
 from app.schemas import ERRORS
 from app.services import deadletters, messages
+from app.services.intake import Delivery, Intake, check_signature, parse_json
 from app.services.records import audit
 from app.services.runner import DefinitionCache
-from app.services.signatures import SignatureError, delivery_id, sign, verify
+from app.services.signatures import delivery_id, sign
 from designer import sample_for
-from engine import CommandError, ExpressionError, compile_expression
+from engine import ExpressionError, compile_expression
 
 router = APIRouter(tags=["webhooks"], responses=ERRORS, dependencies=[Depends(refuse_nul)])
 
-DEAD_LETTER_HEADER = "X-Stepwise-Dead-Letter"
-"""Names the dead letter a refused, but signed, delivery was kept as."""
 HookName = Annotated[str, Path(min_length=1, max_length=200)]
 
 
@@ -113,169 +109,27 @@ class MessageHookOut(BaseModel):
     updated_by: str | None
 
 
-def _sha256(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise ApiError(422, "invalid_payload", "the body is not JSON") from None
-
-
-def _verify(
-    scheme: str, request: Request, body: bytes, keys: list[str], *, now: datetime, tolerance: int
-) -> None:
-    headers = dict(request.headers)
-    try:
-        verify(scheme, headers, body, keys, now=now, tolerance_s=tolerance)
-    except SignatureError as exc:
-        real = datetime.now(UTC)
-        if abs((now - real).total_seconds()) > 1:  # a moved demo clock: senders sign on theirs
-            try:
-                verify(scheme, headers, body, keys, now=real, tolerance_s=tolerance)
-            except SignatureError:
-                pass
-            else:
-                return
-        raise ApiError(401, "bad_signature", str(exc)) from None
-
-
 # --- workflow webhooks ----------------------------------------------------------------------
 
 
 @router.post("/hooks/{key}", response_model=HookAccepted, status_code=202)
-async def receive(key: str, request: Request, session: SessionDep) -> JSONResponse:
+async def receive(key: str, request: Request) -> JSONResponse:
     """Start ``key`` from a signed delivery. A retried delivery (same Idempotency-Key, or the
     sender's own delivery id) answers with the same instance; the same key with another body
     is refused. A signed delivery that cannot start an instance is answered with the error
-    and kept as a dead letter (named in the ``X-Stepwise-Dead-Letter`` header) for replay."""
+    and kept as a dead letter (named in the ``X-Stepwise-Dead-Letter`` header) for replay.
+    Deliveries arriving together are started in one transaction (``app/services/intake.py``)."""
     body = await request.body()
-    return await run_in_threadpool(_receive, request, session, key, body)
-
-
-def _receive(request: Request, session: Session, key: str, body: bytes) -> JSONResponse:
-    now = clock.now()
-    definitions = cache(request)
-    workflow = session.get(Workflow, key)  # read once for the whole delivery
-    trigger = deadletters.webhook_trigger(session, definitions, key, workflow=workflow)
-    scheme = trigger.webhook.scheme if trigger.webhook else "generic"
-    tolerance = trigger.webhook.tolerance_s if trigger.webhook else 300
-    keys = list(
-        session.scalars(
-            select(WebhookSecret.secret).where(
-                WebhookSecret.workflow_key == key, WebhookSecret.revoked_at.is_(None)
-            )
-        )
-    )
-    _verify(scheme, request, body, keys, now=now, tolerance=tolerance)
-    payload = _json(body)
-    digest = _sha256(body)
-    headers = dict(request.headers)
-    query = dict(request.query_params)
-    idem = delivery_id(scheme, headers, payload, body_sha256=digest)
-    kept = None
-    if idem:
-        found = session.get(WebhookDelivery, (key, idem))
-        if found is not None:
-            return _again(found, digest)
-        kept = deadletters.find(session, key, idem)
-        if kept is not None and kept.body_sha256 != digest:
-            raise _conflict()
-    try:
-        instance = deadletters.start_from_delivery(
-            session,
-            cache=definitions,
-            key=key,
-            payload=payload,
-            headers=headers,
-            query=query,
-            now=now,
-            workflow=workflow,
-        )
-    except (ApiError, CommandError) as exc:
-        return _dead_letter(session, key, idem, digest, payload, headers, query, exc, now)
-    deadletters.record_delivery(
-        session,
+    delivery = Delivery(
         key=key,
-        idempotency_key=idem,
-        body_sha256=digest,
-        instance_id=instance.id,
-        by=f"webhook:{key}",
-        now=now,
-        letter=kept,
+        body=body,
+        headers=dict(request.headers),
+        query=dict(request.query_params),
+        now=clock.now(),
     )
-    audit(
-        session,
-        "webhook.received",
-        actor=f"webhook:{key}",
-        instance_id=instance.id,
-        now=now,
-        scheme=scheme,
-        delivery=idem,
-    )
-    try:
-        session.commit()
-    except IntegrityError:  # the same delivery, arriving at the same moment: the first one won
-        session.rollback()
-        found = session.get(WebhookDelivery, (key, idem)) if idem else None
-        if found is None:
-            raise
-        return _again(found, digest)
-    return JSONResponse({"instance_id": instance.id, "duplicate": False}, status_code=202)
-
-
-def _dead_letter(
-    session: Session,
-    key: str,
-    idem: str | None,
-    digest: str,
-    payload: Any,
-    headers: dict[str, str],
-    query: dict[str, str],
-    exc: ApiError | CommandError,
-    now: datetime,
-) -> JSONResponse:
-    """Answer the sender with why the start failed, keeping the delivery for replay."""
-    session.rollback()
-    status, code, message, details = deadletters.failure(exc)
-    try:
-        letter = deadletters.keep(
-            session,
-            key=key,
-            idempotency_key=idem,
-            body_sha256=digest,
-            payload=payload,
-            headers=headers,
-            query=query,
-            exc=exc,
-            now=now,
-        )
-        session.commit()
-    except IntegrityError:  # the same failing delivery twice at the same moment: one letter
-        session.rollback()
-        found = deadletters.find(session, key, idem)
-        if found is None:
-            raise
-        letter = found
-    return JSONResponse(
-        errors.body(code, message, details),
-        status_code=status,
-        headers={DEAD_LETTER_HEADER: letter.id},
-    )
-
-
-def _conflict() -> ApiError:
-    return ApiError(
-        422, "idempotency_conflict", "this delivery id was used before with another body"
-    )
-
-
-def _again(found: WebhookDelivery, digest: str) -> JSONResponse:
-    if found.body_sha256 != digest:
-        raise _conflict()
-    return JSONResponse({"instance_id": found.instance_id, "duplicate": True}, status_code=202)
+    intake: Intake = request.app.state.intake
+    answer = await intake.receive(delivery)
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 def _secret_out(
@@ -413,9 +267,9 @@ def _receive_message(request: Request, session: Session, name: str, body: bytes)
             )
         )
     )
-    _verify(hook.scheme, request, body, keys, now=now, tolerance=hook.tolerance_s)
-    payload = _json(body)
     headers = dict(request.headers)
+    check_signature(hook.scheme, headers, body, keys, now=now, tolerance=hook.tolerance_s)
+    payload = parse_json(body)
     names = messages.delivery_names(payload, headers, request.query_params)
     correlation = messages.evaluate("correlation", hook.correlation, names)
     if correlation is None:

@@ -45,10 +45,25 @@ def report_fields(data: Mapping[str, Any] | None) -> dict[str, str]:
     return found
 
 
-def sync(session: Session, instance_id: str, before: dict[str, str], after: dict[str, str]) -> None:
+def sync(
+    session: Session,
+    instance_id: str,
+    before: dict[str, str],
+    after: dict[str, str],
+    *,
+    pending: bool = False,
+) -> None:
     """Make the stored fields of ``instance_id`` go from ``before`` to ``after``: at most a
-    delete and an insert, and nothing at all when no field changed (most steps)."""
+    delete and an insert, and nothing at all when no field changed (most steps).
+    ``pending``: the instance is new and not written yet; its fields are added to the
+    session, to go in after it."""
     if before == after:
+        return
+    if pending:
+        session.add_all(
+            InstanceField(instance_id=instance_id, name=name, value=value)
+            for name, value in after.items()
+        )
         return
     gone = [name for name, value in before.items() if after.get(name) != value]
     new = [

@@ -19,6 +19,7 @@ from typing import Any
 
 from jinja2 import TemplateError, meta
 from sqlalchemy import delete, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from app.db.models import (
@@ -176,8 +177,9 @@ def start_instance(
     state, effects = step(compiled, None, Start(data=data, by=actor), now, calendars=calendars)
     instance.business_key = _business_key(state["data"], compiled.definition.business_key)
     instance.state, instance.status, instance.stage = state, state["status"], state["stage"]
-    session.add(instance)
-    session.flush()  # the row first: tasks, timers and incidents refer to it
+    session.add(instance)  # written at the next query or the commit, before the rows that
+    # refer to it (the flush orders tables by their foreign keys): a batch of starts goes in
+    # as one insert a table
     audit(
         session,
         "instance.started",
@@ -308,7 +310,13 @@ def _finish_step(
                 "without waiting for anything; nothing was changed",
             )
         state, effects = step(compiled, state, follow_ups.pop(0), now, calendars=calendars)
-    fields.sync(session, instance.id, stored_fields, fields.report_fields(state.get("data")))
+    fields.sync(
+        session,
+        instance.id,
+        stored_fields,
+        fields.report_fields(state.get("data")),
+        pending=sa_inspect(instance).pending,
+    )
     instance.state = state
     instance.status = state["status"]
     instance.stage = state["stage"]
