@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select, tuple_
+from sqlalchemy import String, any_, event, literal, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
@@ -183,15 +184,18 @@ def receive(session: Session, definitions: DefinitionCache, delivery: Delivery) 
     is answered with the error and kept as a dead letter. Raises ApiError when the delivery
     is refused before that (unknown workflow, bad signature, not JSON)."""
     key = delivery.key
-    workflow = session.get(Workflow, key)  # read once for the whole delivery
+    workflows, secrets = _workflows(session, [key])
+    workflow = workflows.get(key)
     trigger = deadletters.webhook_trigger(session, definitions, key, workflow=workflow)
-    checked = _check(delivery, workflow, trigger, _secrets(session, [key]).get(key, []))
+    checked = _check(delivery, workflow, trigger, secrets.get(key, []))
     kept = None
     if checked.idem:
-        found = session.get(WebhookDelivery, (key, checked.idem))
-        if found is not None:
-            return _again(found, checked.digest)
-        kept = deadletters.find(session, key, checked.idem)
+        pair = (key, checked.idem)
+        found, letters = _seen(session, {pair})
+        if pair in found:
+            return _again(found[pair], checked.digest)
+        if pair in letters:
+            kept = deadletters.find(session, key, checked.idem)
         if kept is not None and kept.body_sha256 != checked.digest:
             raise conflict()
     try:
@@ -202,10 +206,10 @@ def receive(session: Session, definitions: DefinitionCache, delivery: Delivery) 
         session.commit()
     except IntegrityError:  # the same delivery, arriving at the same moment: the first one won
         session.rollback()
-        found = session.get(WebhookDelivery, (key, checked.idem)) if checked.idem else None
-        if found is None:
+        again = session.get(WebhookDelivery, (key, checked.idem)) if checked.idem else None
+        if again is None:
             raise
-        return _again(found, checked.digest)
+        return _again((again.body_sha256, again.instance_id), checked.digest)
     return _started(instance)
 
 
@@ -223,9 +227,7 @@ def receive_together(
     answer, the error it is refused with, or None when it is to be received alone (after
     this commit). Raises when the transaction cannot be committed: nothing of it is kept."""
     outcomes: list[Answer | Exception | None] = [None] * len(batch)
-    keys = sorted({d.key for d in batch})
-    workflows = {w.key: w for w in session.scalars(select(Workflow).where(Workflow.key.in_(keys)))}
-    secrets = _secrets(session, keys)
+    workflows, secrets = _workflows(session, sorted({d.key for d in batch}))
     checked: list[tuple[int, _Checked]] = []
     for n, delivery in enumerate(batch):
         workflow = workflows.get(delivery.key)
@@ -239,8 +241,7 @@ def receive_together(
         except ApiError as exc:
             outcomes[n] = exc
     pairs = {(c.delivery.key, c.idem) for _, c in checked if c.idem}
-    found = _by_id(session, WebhookDelivery, pairs)
-    letters = _by_id(session, DeadLetter, pairs)
+    found, letters = _seen(session, pairs)
     writes = _Writes(session)
     taken: set[tuple[str, str]] = set()
     for n, c in checked:
@@ -255,8 +256,7 @@ def receive_together(
                 except ApiError as exc:
                     outcomes[n] = exc
                 continue
-            letter = letters.get(pair)
-            if letter is not None:  # alone: it is marked replayed, or refused as a conflict
+            if pair in letters:  # alone: it is marked replayed, or refused as a conflict
                 continue
         mark = writes.mark()
         try:
@@ -295,28 +295,74 @@ class _Writes:
         return self.mark() != mark
 
 
-def _by_id(session: Session, model: Any, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+Pair = tuple[str, str]
+"""A delivery's workflow key and id."""
+
+
+def _seen(session: Session, pairs: set[Pair]) -> tuple[dict[Pair, tuple[str, str]], set[Pair]]:
+    """Of ``pairs``, those that started an instance (with the body's SHA-256 and the
+    instance), and those kept as dead letters: one query."""
     if not pairs:
-        return {}
-    rows = session.scalars(
-        select(model).where(tuple_(model.workflow_key, model.idempotency_key).in_(sorted(pairs)))
+        return {}, set()
+    keys, ids = sorted({k for k, _ in pairs}), sorted({i for _, i in pairs})
+    d, letter = WebhookDelivery, DeadLetter
+    rows = session.execute(
+        union_all(
+            select(literal(True), d.workflow_key, d.idempotency_key, d.body_sha256, d.instance_id)
+            .where(_one_of(session, d.workflow_key, keys))
+            .where(_one_of(session, d.idempotency_key, ids)),
+            select(
+                literal(False),
+                letter.workflow_key,
+                letter.idempotency_key,
+                letter.body_sha256,
+                letter.instance_id,
+            )
+            .where(_one_of(session, letter.workflow_key, keys))
+            .where(_one_of(session, letter.idempotency_key, ids)),
+        )
     )
-    return {(row.workflow_key, row.idempotency_key): row for row in rows}
+    found: dict[Pair, tuple[str, str]] = {}
+    letters: set[Pair] = set()
+    for started, key, idem, digest, instance_id in rows:
+        pair = (key, idem)
+        if pair not in pairs:
+            continue
+        if started:
+            found[pair] = (digest, instance_id)
+        else:
+            letters.add(pair)
+    return found, letters
+
+
+def _one_of(session: Session, column: Any, values: list[str]) -> Any:
+    """``column IN values``; on PostgreSQL as ``= ANY(array)``, one statement text whatever the
+    number of values, so that psycopg prepares it once."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(values, ARRAY(String)))
+    return column.in_(values)
 
 
 # --- the parts ------------------------------------------------------------------------------
 
 
-def _secrets(session: Session, keys: list[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
+def _workflows(
+    session: Session, keys: list[str]
+) -> tuple[dict[str, Workflow], dict[str, list[str]]]:
+    """The workflows ``keys`` name, and their secrets not revoked: one query."""
+    secret = WebhookSecret
     rows = session.execute(
-        select(WebhookSecret.workflow_key, WebhookSecret.secret).where(
-            WebhookSecret.workflow_key.in_(keys), WebhookSecret.revoked_at.is_(None)
-        )
+        select(Workflow, secret.secret)
+        .outerjoin(secret, (secret.workflow_key == Workflow.key) & secret.revoked_at.is_(None))
+        .where(_one_of(session, Workflow.key, keys))
     )
-    for key, secret in rows:
-        found.setdefault(key, []).append(secret)
-    return found
+    workflows: dict[str, Workflow] = {}
+    secrets: dict[str, list[str]] = {}
+    for workflow, value in rows:
+        workflows[workflow.key] = workflow
+        if value is not None:
+            secrets.setdefault(workflow.key, []).append(value)
+    return workflows, secrets
 
 
 def _check(
@@ -442,7 +488,8 @@ def conflict() -> ApiError:
     )
 
 
-def _again(found: WebhookDelivery, digest: str) -> Answer:
-    if found.body_sha256 != digest:
+def _again(found: tuple[str, str], digest: str) -> Answer:
+    """The answer to a delivery seen before: ``found`` is its body's SHA-256 and instance."""
+    if found[0] != digest:
         raise conflict()
-    return Answer(202, {"instance_id": found.instance_id, "duplicate": True})
+    return Answer(202, {"instance_id": found[1], "duplicate": True})

@@ -139,7 +139,7 @@ def test_a_batch_whose_commit_is_refused_is_received_alone(
     earlier = deliver(anonymous, KEY, "generic", secret, order(1), **{"Idempotency-Key": "dup"})
     assert earlier.status_code == 202, earlier.text
     # As if another process recorded "dup" between this batch's look-up and its commit:
-    monkeypatch.setattr(intake, "_by_id", lambda *_args: {})
+    monkeypatch.setattr(intake, "_seen", lambda *_args: ({}, set()))
     batch = [signed(secret, order(1), idem="dup"), signed(secret, order(2), idem="new")]
     app.state.intake.handle(batch)
     retried, new = answers(batch)
