@@ -25,10 +25,11 @@ import hashlib
 import json
 import queue
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import String, any_, event, literal, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -108,7 +109,8 @@ class Intake:
         """Start ``delivery``'s instance, or tell why not (raises ApiError)."""
         self._ensure_thread()
         self._waiting.put(delivery)
-        return await asyncio.wrap_future(delivery.future)
+        # shielded: a sender gone away does not cancel the start, which is answered anyway
+        return await asyncio.shield(asyncio.wrap_future(delivery.future))
 
     def close(self) -> None:
         """Stop the thread once what is waiting has been answered."""
@@ -161,6 +163,8 @@ class Intake:
         for delivery, outcome in zip(batch, outcomes, strict=True):
             if outcome is None:
                 outcome = self._alone(delivery)
+            if delivery.future.cancelled():  # nobody waits for it any more
+                continue
             if isinstance(outcome, Exception):
                 delivery.future.set_exception(outcome)
             else:
@@ -297,6 +301,7 @@ class _Writes:
 
 Pair = tuple[str, str]
 """A delivery's workflow key and id."""
+_SeenRow = tuple[bool, str, str, str, str | None]
 
 
 def _seen(session: Session, pairs: set[Pair]) -> tuple[dict[Pair, tuple[str, str]], set[Pair]]:
@@ -306,7 +311,7 @@ def _seen(session: Session, pairs: set[Pair]) -> tuple[dict[Pair, tuple[str, str
         return {}, set()
     keys, ids = sorted({k for k, _ in pairs}), sorted({i for _, i in pairs})
     d, letter = WebhookDelivery, DeadLetter
-    rows = session.execute(
+    rows: Sequence[Any] = session.execute(
         union_all(
             select(literal(True), d.workflow_key, d.idempotency_key, d.body_sha256, d.instance_id)
             .where(_one_of(session, d.workflow_key, keys))
@@ -321,14 +326,14 @@ def _seen(session: Session, pairs: set[Pair]) -> tuple[dict[Pair, tuple[str, str
             .where(_one_of(session, letter.workflow_key, keys))
             .where(_one_of(session, letter.idempotency_key, ids)),
         )
-    )
+    ).all()
     found: dict[Pair, tuple[str, str]] = {}
     letters: set[Pair] = set()
-    for started, key, idem, digest, instance_id in rows:
+    for started, key, idem, digest, instance_id in cast(list[_SeenRow], rows):
         pair = (key, idem)
         if pair not in pairs:
             continue
-        if started:
+        if started and instance_id is not None:
             found[pair] = (digest, instance_id)
         else:
             letters.add(pair)

@@ -194,3 +194,21 @@ def test_the_intake_thread_answers_every_sender(app: Any, secret: str) -> None:
     assert started(app) == 6
     with app.state.sessionmaker() as session:
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 6
+
+
+def test_a_sender_gone_away_still_has_its_instance_started(app: Any, secret: str) -> None:
+    own = Intake(app.state.sessionmaker, app.state.definitions, app.state.clock)
+    gone, next_one = signed(secret, order(1), idem="gone"), signed(secret, order(2), idem="next")
+
+    async def send() -> Answer:
+        waiting = asyncio.ensure_future(own.receive(gone))
+        await asyncio.sleep(0)  # it is handed over, then its sender disconnects
+        waiting.cancel()
+        return await own.receive(next_one)
+
+    try:
+        accepted(asyncio.run(send()))
+    finally:
+        own.close()
+    assert accepted(gone.future.result()).body["duplicate"] is False
+    assert started(app) == 2
