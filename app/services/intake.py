@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import queue
 import threading
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ from engine.model import Trigger
 
 DEAD_LETTER_HEADER = "X-Stepwise-Dead-Letter"
 """Names the dead letter a refused, but signed, delivery was kept as."""
+log = logging.getLogger("stepwise.intake")
 MAX_BATCH = 64
 """The most deliveries one transaction starts."""
 
@@ -121,9 +123,10 @@ class Intake:
             thread.join(timeout=30)
 
     def _ensure_thread(self) -> None:
-        if self._thread is None:
+        thread = self._thread
+        if thread is None or not thread.is_alive():
             with self._lock:
-                if self._thread is None:
+                if self._thread is None or not self._thread.is_alive():
                     self._thread = threading.Thread(
                         target=self._run, name="stepwise-intake", daemon=True
                     )
@@ -146,7 +149,13 @@ class Intake:
                     stop = True
                     break
                 batch.append(more)
-            self.handle(batch)
+            try:
+                self.handle(batch)
+            except Exception:  # a bug: said, and the next deliveries are still taken
+                log.exception("webhook intake: a batch of %d deliveries failed", len(batch))
+                for delivery in batch:
+                    if not delivery.future.done():
+                        delivery.future.set_exception(RuntimeError("the intake failed"))
             if stop:
                 return
 

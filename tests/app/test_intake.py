@@ -212,3 +212,29 @@ def test_a_sender_gone_away_still_has_its_instance_started(app: Any, secret: str
         own.close()
     assert accepted(gone.future.result()).body["duplicate"] is False
     assert started(app) == 2
+
+
+def test_a_batch_that_fails_unexpectedly_is_answered_and_the_intake_goes_on(
+    app: Any, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = Intake(app.state.sessionmaker, app.state.definitions, app.state.clock)
+    real, calls = Intake.handle, []
+
+    def handle(self: Intake, batch: list[Delivery]) -> None:
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        real(self, batch)
+
+    monkeypatch.setattr(Intake, "handle", handle)
+
+    async def send() -> Answer:
+        with pytest.raises(RuntimeError, match="intake failed"):
+            await own.receive(signed(secret, order(1), idem="first"))
+        return await own.receive(signed(secret, order(2), idem="second"))
+
+    try:
+        accepted(asyncio.run(send()))
+    finally:
+        own.close()
+    assert calls == [1, 1]
