@@ -105,7 +105,7 @@ class Intake:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.batches = 0
-        """How many transactions started deliveries together (for tests and the bench)."""
+        """How many transactions started deliveries together (for tests)."""
 
     async def receive(self, delivery: Delivery) -> Answer:
         """Start ``delivery``'s instance, or tell why not (raises ApiError)."""
