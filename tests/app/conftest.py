@@ -126,6 +126,7 @@ def settings(database: Template, tmp_path: Path) -> Settings:
 def app(settings: Settings) -> Iterator[Any]:
     application = create_app(settings)
     yield application
+    application.state.intake.close()  # its thread, if a webhook started one
     application.state.engine.dispose()
 
 
