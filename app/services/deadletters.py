@@ -108,6 +108,13 @@ def failure(exc: ApiError | CommandError) -> tuple[int, str, str, Any]:
     return COMMAND_STATUS.get(exc.code, 409), exc.code, exc.message, exc.details or None
 
 
+def conflict() -> ApiError:
+    """422: a delivery id used before with another body."""
+    return ApiError(
+        422, "idempotency_conflict", "this delivery id was used before with another body"
+    )
+
+
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS}
 
@@ -140,9 +147,7 @@ def keep(
     letter = find(session, key, idempotency_key)
     if letter is not None:
         if letter.body_sha256 != body_sha256:
-            raise ApiError(
-                422, "idempotency_conflict", "this delivery id was used before with another body"
-            )
+            raise conflict()
         letter.attempts += 1
     else:
         letter = DeadLetter(

@@ -210,7 +210,7 @@ def receive(session: Session, definitions: DefinitionCache, delivery: Delivery) 
         if pair in letters:
             kept = deadletters.find(session, key, checked.idem)
         if kept is not None and kept.body_sha256 != checked.digest:
-            raise conflict()
+            raise deadletters.conflict()
     try:
         instance = _start(session, definitions, checked, kept)
     except (ApiError, CommandError) as exc:
@@ -496,14 +496,8 @@ def _dead_letter(session: Session, checked: _Checked, exc: ApiError | CommandErr
     )
 
 
-def conflict() -> ApiError:
-    return ApiError(
-        422, "idempotency_conflict", "this delivery id was used before with another body"
-    )
-
-
 def _again(found: tuple[str, str], digest: str) -> Answer:
     """The answer to a delivery seen before: ``found`` is its body's SHA-256 and instance."""
     if found[0] != digest:
-        raise conflict()
+        raise deadletters.conflict()
     return Answer(202, {"instance_id": found[1], "duplicate": True})
